@@ -1,0 +1,3 @@
+from tests.mockserver.server import serve
+
+serve()
