@@ -17,7 +17,7 @@ def html_to_text(fragment: str) -> str:
     Text a poster typed that looks like HTML arrives entity-escaped (`&lt;script&gt;`) and
     comes out verbatim as `<script>`: it is escaped again wherever it is shown.
     """
-    if not fragment or "<" not in fragment and "&" not in fragment:
+    if not fragment or ("<" not in fragment and "&" not in fragment):
         return fragment or ""
     try:
         root = lxml.html.fragment_fromstring(fragment, create_parent="div")

@@ -22,7 +22,8 @@ from scrapy.exceptions import (
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import ConnectionRefusedError as TxConnectionRefused
-from twisted.internet.error import DNSLookupError, TimeoutError as TxTimeoutError
+from twisted.internet.error import DNSLookupError
+from twisted.internet.error import TimeoutError as TxTimeoutError
 from twisted.python.failure import Failure
 
 from crawlers.items import RawCapture

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 
 @dataclass
@@ -46,6 +46,9 @@ Handler = Callable[[Request], Reply]
 PLATFORMS: dict[str, Handler] = {}
 HITS: Counter[str] = Counter()
 HITS_LOCK = threading.Lock()
+# When each request arrived, per "platform/scenario", as (unix time, path?query): lets a test
+# prove from the server side how long a client waited between retries.
+TIMES: dict[str, list[tuple[float, str]]] = {}
 
 
 def platform(name: str) -> Callable[[Handler], Handler]:
@@ -91,7 +94,8 @@ def hostile(req: Request, content_type: str) -> Reply | None:
     if s == "down":
         return Reply(status=500, body=b"{}")
     if s.startswith("redirect-"):
-        target = s.removeprefix("redirect-").replace("_", ":")
+        # Clients percent-encode the brackets of "[::1]" in the path.
+        target = unquote(s.removeprefix("redirect-")).replace("_", ":")
         return Reply(status=302, headers={"Location": f"http://{target}/"}, body=b"")
     return None
 
@@ -100,12 +104,15 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "mockserver"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     def _serve(self) -> None:
         parts = urlsplit(self.path)
         segments = parts.path.split("/")
+        if parts.path == "/robots.txt" and "_robots" in PLATFORMS:
+            # Crawlers look for robots.txt at the root, outside any platform prefix.
+            segments = ["", "_robots", "", "robots.txt"]
         if len(segments) < 3 or segments[1] not in PLATFORMS:
             self._send(Reply(status=404, body=b'{"error":"unknown platform"}'))
             return
@@ -119,6 +126,8 @@ class _Handler(BaseHTTPRequestHandler):
                       body=self.rfile.read(length) if length else b"",
                       base=f"http://{host}/{name}/{scenario}")
         hit(f"count:{name}/{scenario}")
+        with HITS_LOCK:
+            TIMES.setdefault(f"{name}/{scenario}", []).append((time.time(), self.path))
         try:
             reply = PLATFORMS[name](req)
         except Exception as exc:  # a bug in a fixture must show, not hang the test
@@ -151,6 +160,13 @@ def _stats(req: Request) -> Reply:
     """Request counts, so tests can prove what a crawl did (or did not) fetch."""
     with HITS_LOCK:
         return Reply.json(dict(HITS))
+
+
+@platform("_times")
+def _times(req: Request) -> Reply:
+    """Arrival times of requests per platform/scenario (see TIMES)."""
+    with HITS_LOCK:
+        return Reply.json({key: list(value) for key, value in TIMES.items()})
 
 
 def serve(port: int = 0) -> None:

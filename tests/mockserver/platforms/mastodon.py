@@ -28,7 +28,8 @@ def status(i: int, *, account_id: str = "7", texts: list[str] = TEXTS) -> dict:
     created = START + timedelta(minutes=i)
     typed = texts[i % len(texts)].replace("{i}", str(i))
     # Mastodon serves `content` as sanitised HTML: text a user typed arrives escaped.
-    content = f"<p>{html.escape(typed)} <a href=\"https://school.social/tags/post\" class=\"mention hashtag\" rel=\"tag\">#<span>post{i}</span></a></p>"
+    tag = f'<a href="https://school.social/tags/post{i}" class="mention hashtag" rel="tag">#<span>post{i}</span></a>'
+    content = f"<p>{html.escape(typed)} {tag}</p>"
     return {
         "id": sid,
         "created_at": created.isoformat().replace("+00:00", ".000Z"),

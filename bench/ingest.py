@@ -1,0 +1,253 @@
+"""Ingest benchmark: one real crawl of 20,000 Mastodon statuses into SQLite.
+
+    python -m bench.ingest [--posts 20000] [--json] [--profile crawl.prof]
+
+A fake Mastodon API (the test mock server's core and its Mastodon paging, on 127.0.0.1 port
+0, in a thread of this process) serves one hashtag timeline of `--posts` statuses, 40 a page
+with real `Link` headers. Every status mentions the school, so every one must be stored. The
+crawl runs exactly as in production, `python -m crawlers.run SOURCE --config FILE`, in a child
+process; this script measures its wall time, the posts it stored (counted in the database)
+and its peak RSS (`getrusage(RUSAGE_CHILDREN)`, which is why the server is a thread here and
+not a second child: its memory would be counted too).
+
+Targets (a 2-core machine): >= 1,000 posts/s and < 300 MB peak RSS. Exit status 0 when the
+crawl stored every post and met both targets, 1 otherwise. Not a test: pytest never runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # also runnable as `python bench/ingest.py`
+    sys.path.insert(0, str(ROOT))
+
+import tomli_w  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from crawlers.spiders.mastodon import PAGE_LIMIT  # noqa: E402
+from store.config import load_settings  # noqa: E402
+from store.db import make_engine, session_scope  # noqa: E402
+from store.migrate import upgrade  # noqa: E402
+from store.models import Capture, Post, Source  # noqa: E402
+from store.sources import sync_config  # noqa: E402
+from tests.mockserver import server as mock  # noqa: E402
+from tests.mockserver.platforms import mastodon as fake_mastodon  # noqa: E402
+
+TARGET_POSTS_PER_SECOND = 1_000.0
+TARGET_PEAK_RSS_MB = 300.0
+PLATFORM = "bench-mastodon"
+SOURCE = "bench"
+SCHOOL = {
+    "name": "obs BM Verkruisen",
+    "aliases": ["BM Verkruisen", "Verkruisen", "fusieschool Muntendam"],
+    "watch_names": [],
+    "exclude": ["Verkruisen Transport"],
+}
+# Every text mentions the school, in the forms real posts use: the full name, a camel-cased
+# hashtag, the second alias, and a typo that only the fuzzy pattern catches (about 1 in 6).
+TEXTS = [
+    "Wat een mooie kerstmarkt op obs BM Verkruisen vandaag! Dank aan alle ouders die hebben "
+    "geholpen met de kraampjes en de chocolademelk. Volgend jaar weer? ({i})",
+    "De communicatie van #BMVerkruisen is echt waardeloos, alweer geen nieuwsbrief over de "
+    "fusie. Weet iemand wanneer de nieuwe schooltijden ingaan? #{i}",
+    "Morgen is de informatieavond over de fusieschool Muntendam in de aula, om 19:30. Er is "
+    "koffie en er komt iemand van het bestuur vragen beantwoorden. Post {i}",
+    "Juf Anja van de Verkruizen heeft vandaag de hele groep 5 meegenomen naar het bos. Ze "
+    "kwamen moe maar blij thuis, met modder tot aan de knieën 🌲 ({i})",
+    "Parkeren bij de Verkruisen is elke ochtend weer chaos. Kan de gemeente hier niet eens iets "
+    "aan doen voordat er een kind wordt aangereden? {i}",
+    "Schoolreisje van BM Verkruisen naar de Efteling was een succes! Wel jammer dat de bus een "
+    "uur te laat was. #schoolreis #{i}",
+]
+
+
+@dataclass(frozen=True)
+class Result:
+    posts_served: int
+    posts_stored: int
+    captures_stored: int
+    pages_served: int
+    wall_seconds: float
+    fetch_seconds: float  # first request to last request, as the server saw them
+    posts_per_second: float
+    peak_rss_mb: float
+    exit_code: int
+    last_error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return (self.exit_code == 0 and self.posts_stored == self.posts_served
+                and self.posts_per_second >= TARGET_POSTS_PER_SECOND
+                and self.peak_rss_mb < TARGET_PEAK_RSS_MB)
+
+
+class _Clock:
+    """When the server saw the crawl's first and last request."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.last: float | None = None
+        self.pages = 0
+        self.lock = threading.Lock()
+
+    def tick(self) -> None:
+        now = time.perf_counter()
+        with self.lock:
+            self.first = self.first if self.first is not None else now
+            self.last = now
+            self.pages += 1
+
+
+CLOCK = _Clock()
+
+
+@mock.platform(PLATFORM)
+def _bench_platform(req: mock.Request) -> mock.Reply:
+    """A hashtag timeline of `n<count>` statuses, paged like Mastodon (test mock's paging)."""
+    CLOCK.tick()
+    if not req.path.startswith("/api/v1/timelines/tag/"):
+        return mock.Reply.json({"error": "Record not found"}, status=404)
+    total = int(req.scenario.removeprefix("n"))
+    return fake_mastodon.page(req, list(range(1, total + 1)),
+                              lambda i: fake_mastodon.status(i, texts=TEXTS))
+
+
+def start_server() -> tuple[ThreadingHTTPServer, str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), mock._Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="fake-mastodon", daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def write_config(workdir: Path, base_url: str, posts: int) -> Path:
+    config = {
+        "database": {"url": f"sqlite:///{workdir / 'bench.db'}"},
+        "storage": {"dir": str(workdir / "storage")},
+        # Enough pages for every status (40 a page) with room to spare.
+        "crawl": {"max_pages": posts // PAGE_LIMIT + 10, "timeout_seconds": 30},
+        "schools": [SCHOOL],
+        "sources": [{"name": SOURCE, "kind": "mastodon", "school": SCHOOL["name"],
+                     "base_url": base_url, "hashtags": ["verkruisen"], "allow_private": True}],
+    }
+    path = workdir / "schoolwacht.toml"
+    path.write_text(tomli_w.dumps(config), encoding="utf-8")
+    settings = load_settings(path, environ={})
+    engine = make_engine(settings.database.url)
+    upgrade(engine)
+    with session_scope(engine) as session:
+        sync_config(session, settings=settings)
+    engine.dispose()
+    return path
+
+
+def run_crawl(config: Path, profile: Path | None) -> tuple[int, float, str]:
+    command = [sys.executable]
+    if profile is not None:
+        command += ["-m", "cProfile", "-o", str(profile)]
+    command += ["-m", "crawlers.run", SOURCE, "--config", str(config)]
+    started = time.perf_counter()
+    completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    wall = time.perf_counter() - started
+    return completed.returncode, wall, completed.stderr
+
+
+def count_stored(config: Path) -> tuple[int, int, str | None]:
+    settings = load_settings(config, environ={})
+    engine = make_engine(settings.database.url)
+    try:
+        with session_scope(engine) as session:
+            posts = session.execute(select(func.count()).select_from(Post)).scalar_one()
+            captures = session.execute(select(func.count()).select_from(Capture)).scalar_one()
+            source = session.execute(select(Source).where(Source.name == SOURCE)).scalar_one()
+            return int(posts), int(captures), source.last_error
+    finally:
+        engine.dispose()
+
+
+def peak_child_rss_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux (bytes on macOS).
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def benchmark(posts: int, profile: Path | None) -> tuple[Result, str]:
+    server, url = start_server()
+    try:
+        with tempfile.TemporaryDirectory(prefix="schoolwacht-bench-") as tmp:
+            config = write_config(Path(tmp), f"{url}/{PLATFORM}/n{posts}", posts)
+            exit_code, wall, stderr = run_crawl(config, profile)
+            stored, captures, last_error = count_stored(config)
+    finally:
+        server.shutdown()
+        server.server_close()
+    fetch = (CLOCK.last - CLOCK.first) if CLOCK.first is not None and CLOCK.last else 0.0
+    result = Result(
+        posts_served=posts, posts_stored=stored, captures_stored=captures,
+        pages_served=CLOCK.pages, wall_seconds=round(wall, 3), fetch_seconds=round(fetch, 3),
+        posts_per_second=round(stored / wall, 1) if wall else 0.0,
+        peak_rss_mb=round(peak_child_rss_mb(), 1), exit_code=exit_code, last_error=last_error,
+    )
+    return result, stderr
+
+
+def report(result: Result) -> str:
+    def verdict(good: bool) -> str:
+        return "ok" if good else "MISSED"
+
+    return "\n".join([
+        "Schoolwacht ingest benchmark (one Mastodon crawl, SQLite)",
+        f"  posts served      {result.posts_served:>10,}",
+        f"  posts stored      {result.posts_stored:>10,}"
+        f"   {verdict(result.posts_stored == result.posts_served)}",
+        f"  captures stored   {result.captures_stored:>10,}",
+        f"  pages fetched     {result.pages_served:>10,}",
+        f"  wall time         {result.wall_seconds:>10.2f} s   (process start to exit)",
+        f"  fetch phase       {result.fetch_seconds:>10.2f} s   (first to last request)",
+        f"  throughput        {result.posts_per_second:>10,.0f} posts/s"
+        f"   target >= {TARGET_POSTS_PER_SECOND:,.0f}: "
+        f"{verdict(result.posts_per_second >= TARGET_POSTS_PER_SECOND)}",
+        f"  peak RSS (crawl)  {result.peak_rss_mb:>10.1f} MB"
+        f"   target < {TARGET_PEAK_RSS_MB:,.0f}: "
+        f"{verdict(result.peak_rss_mb < TARGET_PEAK_RSS_MB)}",
+        f"  exit code         {result.exit_code:>10}",
+        f"  last error        {result.last_error or '-':>10}",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--posts", type=int, default=20_000, help="statuses on the timeline")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="run the crawl under cProfile and write its stats here")
+    args = parser.parse_args(argv)
+    result, stderr = benchmark(args.posts, args.profile)
+    if args.json:
+        payload: dict[str, Any] = {**asdict(result), "ok": result.ok,
+                                   "targets": {"posts_per_second": TARGET_POSTS_PER_SECOND,
+                                               "peak_rss_mb": TARGET_PEAK_RSS_MB}}
+        print(json.dumps(payload, indent=2))
+    else:
+        print(report(result))
+    if result.exit_code != 0:
+        print(stderr[-3000:], file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""The `schoolwacht` command: parses arguments and calls one function of the owning package."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from schoolwacht.errors import SchoolwachtError
+from store.config import CONFIG_ENV, Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Group(click.Group):
+    """Turns any SchoolwachtError into one line on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SchoolwachtError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def _settings(ctx: click.Context) -> Settings:
+    obj = ctx.ensure_object(dict)
+    if "settings" not in obj:
+        obj["settings"] = load_settings(obj.get("config_path"))
+    settings: Settings = obj["settings"]
+    return settings
+
+
+def with_settings(func: F) -> F:
+    @click.pass_context
+    @wraps(func)
+    def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
+        return ctx.invoke(func, _settings(ctx), *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(cls=_Group)
+@click.option("--config", "config_path", type=click.Path(path_type=Path), envvar=CONFIG_ENV,
+              help=f"Config file (default: ./schoolwacht.toml; env {CONFIG_ENV}).")
+@click.version_option(package_name="schoolwacht")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """Schoolwacht: watch public posts about a school and act on them (protocol rule 4)."""
+    ctx.ensure_object(dict)["config_path"] = config_path
+
+
+@cli.command()
+@with_settings
+def init(settings: Settings) -> None:
+    """Create or migrate the database and sync schools and sources from the config."""
+    from store.setup import prepare
+
+    revision = prepare(settings)
+    click.echo(f"database ready (schema {revision}); storage in {settings.storage.dir}")
+
+
+@cli.command()
+@click.option("--source", "source_name", help="Crawl only this source.")
+@with_settings
+def crawl(settings: Settings, source_name: str | None) -> None:
+    """Crawl sources now, each in its own process."""
+    from crawlers.process import run_crawl_process
+    from store.setup import prepare
+
+    prepare(settings)
+    if source_name:
+        names = [settings.source(source_name).name]
+    else:
+        names = [s.name for s in settings.sources if s.enabled and s.kind != "manual"]
+    if not names:
+        raise SchoolwachtError("no enabled sources to crawl in the config")
+    failed = 0
+    for name in names:
+        result = run_crawl_process(settings, name)
+        click.echo(result.output or f"{name}: exit {result.returncode}")
+        failed += result.returncode != 0
+    if failed:
+        raise SchoolwachtError(f"{failed} of {len(names)} sources had errors "
+                               "(see `schoolwacht sources`)")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@with_settings
+def posts(settings: Settings, as_json: bool) -> None:
+    """Print stored posts."""
+    from store.db import make_engine, session_scope
+    from store.posts import iter_posts_for_listing
+
+    engine = make_engine(settings.database.url)
+    with session_scope(engine) as session:
+        for row in iter_posts_for_listing(session):
+            if as_json:
+                click.echo(json.dumps(row, ensure_ascii=False))
+            else:
+                text = " ".join(row["text"].split())
+                click.echo(f"{row['id']:>6}  {row['created_at'][:16]}  {row['platform']:<10} "
+                           f"{(row['author'] or '-')[:20]:<20} {text[:80]}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@with_settings
+def sources(settings: Settings, as_json: bool) -> None:
+    """Sources with their last run, posts collected and last error."""
+    from store.db import make_engine, session_scope
+    from store.setup import prepare
+    from store.sources import source_statuses
+
+    prepare(settings)
+    engine = make_engine(settings.database.url)
+    with session_scope(engine) as session:
+        statuses = source_statuses(session)
+    for s in statuses:
+        last_run = s.last_run_at.isoformat(timespec="seconds") if s.last_run_at else None
+        if as_json:
+            click.echo(json.dumps({"name": s.name, "kind": s.kind, "school": s.school,
+                                   "enabled": s.enabled, "last_run": last_run,
+                                   "posts": s.posts, "last_error": s.last_error},
+                                  ensure_ascii=False))
+        else:
+            state = "" if s.enabled else " (uit)"
+            click.echo(f"{s.name:<28} {s.kind:<14} {last_run or 'nooit':<25} {s.posts:>7}  "
+                       f"{s.last_error or 'ok'}{state}")
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    from zoneinfo import ZoneInfo
+
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"not an ISO date/time: {value!r}") from None
+    # A date typed by a Dutch user without a zone means Dutch time.
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo("Europe/Amsterdam"))
+
+
+@cli.command()
+@click.option("--school", required=True)
+@click.option("--text", required=True, help="The text of the post as seen.")
+@click.option("--url", default=None)
+@click.option("--author", default=None)
+@click.option("--platform", default="other", show_default=True)
+@click.option("--date", "date_", default=None, help="When it was posted (ISO; Dutch time).")
+@click.option("--screenshot", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_settings
+def report(settings: Settings, school: str, text: str, url: str | None, author: str | None,
+           platform: str, date_: str | None, screenshot: Path | None) -> None:
+    """Store a post from a private group (WhatsApp, closed Facebook group) by hand."""
+    from crawlers.manual import ManualReport, submit_report
+    from store.db import make_engine, session_scope
+    from store.setup import prepare
+
+    prepare(settings)
+    data = None
+    if screenshot is not None:
+        if screenshot.stat().st_size > 10 * 1024 * 1024:
+            raise SchoolwachtError("screenshot is larger than 10 MB")
+        data = screenshot.read_bytes()
+    engine = make_engine(settings.database.url)
+    with session_scope(engine) as session:
+        post = submit_report(session, settings, ManualReport(
+            school=school, text=text, url=url, author=author, platform=platform,
+            created_at=_parse_date(date_), screenshot=data))
+        click.echo(f"stored post {post.id}")
+
+
+@cli.command()
+@click.option("--demo", is_flag=True, help="Add a local demo source with Dutch sample posts.")
+@click.option("--demo-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("schoolwacht-demo"), show_default=True,
+              help="Where the demo keeps its config, database and storage.")
+@click.pass_context
+def run(ctx: click.Context, demo: bool, demo_dir: Path) -> None:
+    """Run the service: scheduled crawls and the dashboard, until SIGTERM or Ctrl-C."""
+    import logging
+
+    import tomli_w
+
+    from dashboard.placeholder import serve_placeholder
+    from scheduler import run_service
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if demo:
+        from crawlers.demo import DemoServer, demo_config
+
+        server = DemoServer()
+        server.start()
+        demo_dir.mkdir(parents=True, exist_ok=True)
+        config_file = demo_dir / "schoolwacht.toml"
+        config_file.write_text(tomli_w.dumps(demo_config(demo_dir.resolve(), server.url)),
+                               encoding="utf-8")
+        settings = load_settings(config_file)
+        click.echo(f"Demo-bron met voorbeeldberichten: {server.url} (config: {config_file})")
+    else:
+        settings = _settings(ctx)
+    try:
+        serve_placeholder(settings)
+    except OSError as exc:
+        raise SchoolwachtError(f"cannot listen on {settings.dashboard.host}:"
+                               f"{settings.dashboard.port}: {exc.strerror}") from None
+    click.echo(f"Dashboard: http://{settings.dashboard.host}:{settings.dashboard.port}/")
+    run_service(settings)
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="schoolwacht")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
