@@ -13,8 +13,15 @@ from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.robotstxt import (
+    RobotsTxtMiddleware as ScrapyRobotsTxtMiddleware,
+)
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
+from scrapy.robotstxt import RobotParser
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +88,30 @@ class AddressGuardMiddleware:
         return None
 
 
+class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, fixed so that every waiting request gets the rules.
+
+    Since Scrapy 2.13 each request that arrives while robots.txt is still being fetched
+    awaits the one shared Deferred. Turning a Deferred into an asyncio Future consumes its
+    result, so only the first waiter got the parser and every later one got None, which
+    means "allowed": with three configured pages on one site, the third ignored robots.txt.
+    Each waiter gets its own Deferred here, as in Scrapy before 2.13.
+    """
+
+    async def robot_parser(self, request: Request) -> RobotParser | None:
+        pending = self._parsers.get(urlparse_cached(request).netloc)
+        if not isinstance(pending, Deferred):
+            return await super().robot_parser(request)
+        waiter: Deferred[RobotParser | None] = Deferred()
+
+        def relay(parser: RobotParser | None) -> RobotParser | None:
+            waiter.callback(parser)
+            return parser  # passed on unchanged to the next waiter
+
+        pending.addCallback(relay)
+        return await maybe_deferred_to_future(waiter)
+
+
 def retry_after_seconds(value: bytes | str | None, *, now: float | None = None) -> float | None:
     """Parse a Retry-After header: delta-seconds or an HTTP date. None when unusable."""
     if value is None:
@@ -96,6 +127,21 @@ def retry_after_seconds(value: bytes | str | None, *, now: float | None = None) 
     if when is None:
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def rate_limit_reset_seconds(headers: Any, *, now: float | None = None) -> float | None:
+    """Seconds until a rate-limit window reopens, from the epoch-seconds reset headers.
+
+    X (`x-rate-limit-reset`) and Bluesky (`ratelimit-reset`) answer 429 without Retry-After
+    and name the second their window reopens instead. One second of slack covers a clock
+    that runs slightly behind theirs; None when neither header is usable.
+    """
+    for name in (b"x-rate-limit-reset", b"ratelimit-reset"):
+        raw = headers.get(name)
+        text = raw.decode("latin-1").strip() if isinstance(raw, bytes) else ""
+        if text.isdigit():
+            return max(0.0, float(text) + 1.0 - (time.time() if now is None else now))
+    return None
 
 
 class BackoffMiddleware:
@@ -128,9 +174,13 @@ class BackoffMiddleware:
             return response
         delay = self.backoff * (2**attempt)
         retry_after = retry_after_seconds(response.headers.get(b"Retry-After"))
+        if retry_after is None and response.status == 429:
+            retry_after = rate_limit_reset_seconds(response.headers)
         if retry_after is not None:
             if retry_after > self.max_retry_after:
-                response.meta["retry_after_too_long"] = retry_after
+                # response.meta is not readable yet inside a downloader middleware (the
+                # response is tied to its request later); it reads request.meta then.
+                request.meta["retry_after_too_long"] = retry_after
                 return response
             delay = max(delay, retry_after) if response.status != 429 else retry_after
         logger.info("HTTP %s for %s: retry %d in %.1f s", response.status, request.url,
@@ -145,6 +195,8 @@ __all__ = [
     "AddressGuardMiddleware",
     "BackoffMiddleware",
     "BlockedAddress",
+    "RobotsTxtMiddleware",
     "is_public_address",
+    "rate_limit_reset_seconds",
     "retry_after_seconds",
 ]

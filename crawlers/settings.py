@@ -38,6 +38,9 @@ def scrapy_settings(settings: Settings, source: SourceSettings) -> dict[str, Any
         "HTTPERROR_ALLOWED_CODES": [],
         "DOWNLOADER_MIDDLEWARES": {
             f"{MIDDLEWARE_PATH}.AddressGuardMiddleware": 50,
+            # Replaced by a subclass that fixes concurrent waiters (see the class).
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            f"{MIDDLEWARE_PATH}.RobotsTxtMiddleware": 100,
             f"{MIDDLEWARE_PATH}.BackoffMiddleware": 560,
         },
         "ITEM_PIPELINES": {

@@ -183,8 +183,10 @@ def report(settings: Settings, school: str, text: str, url: str | None, author: 
 @click.option("--demo-dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("schoolwacht-demo"), show_default=True,
               help="Where the demo keeps its config, database and storage.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Dashboard port (overrides [dashboard] port).")
 @click.pass_context
-def run(ctx: click.Context, demo: bool, demo_dir: Path) -> None:
+def run(ctx: click.Context, demo: bool, demo_dir: Path, port: int | None) -> None:
     """Run the service: scheduled crawls and the dashboard, until SIGTERM or Ctrl-C."""
     import logging
 
@@ -207,6 +209,9 @@ def run(ctx: click.Context, demo: bool, demo_dir: Path) -> None:
         click.echo(f"Demo-bron met voorbeeldberichten: {server.url} (config: {config_file})")
     else:
         settings = _settings(ctx)
+    if port is not None:
+        dashboard = settings.dashboard.model_copy(update={"port": port})
+        settings = settings.model_copy(update={"dashboard": dashboard})
     try:
         serve_placeholder(settings)
     except OSError as exc:

@@ -189,6 +189,9 @@ class FacebookPageSource(_SourceBase):
     page_id: str
     token_env: str
     match: bool = False  # the school's own page concerns the school by definition
+    # Posts this many days older than the newest item seen are read again for new comments:
+    # people keep commenting on a post for days after it appeared.
+    comment_window_days: int = Field(default=14, ge=0, le=365)
 
 
 class ManualSource(_SourceBase):

@@ -17,6 +17,7 @@ import feedparser
 from scrapy.http import Response
 
 from crawlers.spiders.base import parse_time, redact
+from crawlers.text import html_to_text
 from schoolwacht.errors import FetchError
 
 logger = logging.getLogger(__name__)
@@ -104,8 +105,6 @@ def entry_times(entry: Any) -> tuple[datetime | None, datetime | None]:
 
 def text_of(detail: Any, fallback: str = "") -> str:
     """Plain text of a feedparser text construct: markup removed only when it is markup."""
-    from crawlers.text import html_to_text
-
     if not detail:
         return fallback
     value = detail.get("value") or ""

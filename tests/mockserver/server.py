@@ -71,6 +71,10 @@ def hostile(req: Request, content_type: str) -> Reply | None:
     s = req.scenario
     if s == "garbage":
         return Reply(body=b"\x00\xff{<<not json or xml>>\xfe" * 10, content_type=content_type)
+    if s == "truncated":
+        # Valid UTF-8 that stops mid-document: malformed JSON (or XML), not bad bytes.
+        return Reply(body='[{"id": "1", "content": "<p>BM Verkruisen is gesloten'.encode(),
+                     content_type=content_type)
     if s == "badutf8":
         return Reply(body=b'[{"id": "1", "content": "caf\xe9 \xff"}]', content_type=content_type)
     if s == "wrongtype":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -108,6 +109,8 @@ def mastodon(req: Request) -> Reply:
         return reply
     if "auth" in req.scenario and req.headers.get("authorization") != "Bearer sekrit":
         return Reply.json({"error": "This API requires an authenticated user"}, status=401)
+    if "slow" in req.scenario:
+        time.sleep(0.3)  # a long crawl that a test can kill halfway
     texts = HOSTILE if "hostile" in req.scenario else TEXTS
     if req.path.startswith("/api/v1/timelines/tag/"):
         total = _count(req.scenario, 100)
