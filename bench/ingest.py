@@ -6,12 +6,15 @@ A fake Mastodon API (the test mock server's core and its Mastodon paging, on 127
 0, in a thread of this process) serves one hashtag timeline of `--posts` statuses, 40 a page
 with real `Link` headers. Every status mentions the school, so every one must be stored. The
 crawl runs exactly as in production, `python -m crawlers.run SOURCE --config FILE`, in a child
-process; this script measures its wall time, the posts it stored (counted in the database)
-and its peak RSS (`getrusage(RUSAGE_CHILDREN)`, which is why the server is a thread here and
-not a second child: its memory would be counted too).
+process. Measured: its wall time, the posts it stored (counted in the database), posts/s, its
+CPU time and peak RSS (`getrusage(RUSAGE_CHILDREN)`, which is why the server is a thread and
+not a second child: its memory would be counted too). Checked: every post's raw capture is
+the page that held it.
 
 Targets (a 2-core machine): >= 1,000 posts/s and < 300 MB peak RSS. Exit status 0 when the
-crawl stored every post and met both targets, 1 otherwise. Not a test: pytest never runs it.
+crawl stored every post with its own page and met both targets, 1 otherwise. Wall time
+depends on what else the machine runs; CPU time is the steadier figure. Not a test: pytest
+never runs it. `--profile` runs the crawl under cProfile (slower; compare profiles only).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from sqlalchemy import func, select  # noqa: E402
 from crawlers.spiders.mastodon import PAGE_LIMIT  # noqa: E402
 from store.config import load_settings  # noqa: E402
 from store.db import make_engine, session_scope  # noqa: E402
+from store.files import read_verified  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
 from store.models import Capture, Post, Source  # noqa: E402
 from store.sources import sync_config  # noqa: E402
@@ -82,6 +86,7 @@ class Result:
     posts_served: int
     posts_stored: int
     captures_stored: int
+    capture_mismatches: int  # posts whose raw capture is not the page that held them
     pages_served: int
     wall_seconds: float
     fetch_seconds: float  # first request to last request, as the server saw them
@@ -94,6 +99,7 @@ class Result:
     @property
     def ok(self) -> bool:
         return (self.exit_code == 0 and self.posts_stored == self.posts_served
+                and self.capture_mismatches == 0
                 and self.posts_per_second >= TARGET_POSTS_PER_SECOND
                 and self.peak_rss_mb < TARGET_PEAK_RSS_MB)
 
@@ -128,7 +134,7 @@ def _bench_platform(req: mock.Request) -> mock.Reply:
                               lambda i: fake_mastodon.status(i, texts=TEXTS))
 
 
-class _FastHandler(mock._Handler):
+class _FastHandler(mock._Handler):  # the mock core's handler, private but reused on purpose
     """The mock server's handler, tuned so that the fake server is not what gets measured.
 
     TCP_NODELAY: the handler writes headers and body separately, and on a keep-alive
@@ -215,17 +221,29 @@ def run_crawl(config: Path, profile: Path | None) -> tuple[int, float, str]:
     return completed.returncode, wall, completed.stderr
 
 
-def count_stored(config: Path) -> tuple[int, int, str | None]:
+def check_store(config: Path) -> tuple[int, int, int, str | None]:
+    """Posts and captures stored, posts whose capture lacks them, and the source's error."""
     settings = load_settings(config, environ={})
     engine = make_engine(settings.database.url)
     try:
         with session_scope(engine) as session:
             posts = session.execute(select(func.count()).select_from(Post)).scalar_one()
-            captures = session.execute(select(func.count()).select_from(Capture)).scalar_one()
+            rows = session.execute(
+                select(Post.external_id, Capture.path, Capture.sha256)
+                .join(Capture, Capture.post_id == Post.id)
+            ).all()
             source = session.execute(select(Source).where(Source.name == SOURCE)).scalar_one()
-            return int(posts), int(captures), source.last_error
+            last_error = source.last_error
     finally:
         engine.dispose()
+    pages: dict[str, set[str]] = {}
+    mismatches = 0
+    for external_id, path, sha256 in rows:
+        if path not in pages:
+            body = json.loads(read_verified(settings.storage.dir, path, sha256))
+            pages[path] = {status["uri"] for status in body}
+        mismatches += external_id not in pages[path]
+    return int(posts), len(rows), mismatches, last_error
 
 
 def child_usage() -> tuple[float, float]:
@@ -246,7 +264,7 @@ def benchmark(posts: int, profile: Path | None) -> tuple[Result, str]:
         with tempfile.TemporaryDirectory(prefix="schoolwacht-bench-") as tmp:
             config = write_config(Path(tmp), base_url, posts)
             exit_code, wall, stderr = run_crawl(config, profile)
-            stored, captures, last_error = count_stored(config)
+            stored, captures, mismatches, last_error = check_store(config)
     finally:
         server.shutdown()
         server.server_close()
@@ -254,9 +272,11 @@ def benchmark(posts: int, profile: Path | None) -> tuple[Result, str]:
     fetch = (CLOCK.last - CLOCK.first) if CLOCK.first is not None and CLOCK.last else 0.0
     result = Result(
         posts_served=posts, posts_stored=stored, captures_stored=captures,
+        capture_mismatches=mismatches,
         pages_served=CLOCK.pages, wall_seconds=round(wall, 3), fetch_seconds=round(fetch, 3),
         posts_per_second=round(stored / wall, 1) if wall else 0.0,
-        cpu_seconds=round(cpu, 2), peak_rss_mb=round(peak_rss, 1), exit_code=exit_code, last_error=last_error,
+        cpu_seconds=round(cpu, 2), peak_rss_mb=round(peak_rss, 1), exit_code=exit_code,
+        last_error=last_error,
     )
     return result, stderr
 
@@ -271,6 +291,8 @@ def report(result: Result) -> str:
         f"  posts stored      {result.posts_stored:>10,}"
         f"   {verdict(result.posts_stored == result.posts_served)}",
         f"  captures stored   {result.captures_stored:>10,}",
+        f"  wrong captures    {result.capture_mismatches:>10,}"
+        f"   {verdict(result.capture_mismatches == 0)}",
         f"  pages fetched     {result.pages_served:>10,}",
         f"  wall time         {result.wall_seconds:>10.2f} s   (process start to exit)",
         f"  fetch phase       {result.fetch_seconds:>10.2f} s   (first to last request)",

@@ -95,7 +95,7 @@ class StorePipeline:
         self.batch_size = crawler.settings.getint("SCHOOLWACHT_STORE_BATCH", 200)
         self.pending: list[PostItem] = []
         self.new_posts = 0
-        self._last_capture: tuple[int, StoredFile] | None = None
+        self._last_capture: tuple[bytes, StoredFile] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -111,11 +111,13 @@ class StorePipeline:
         return item
 
     def _store_capture(self, capture: RawCapture) -> StoredFile:
-        # Posts of one page share the same bytes object: hash and write it once.
-        if self._last_capture is not None and self._last_capture[0] == id(capture.body):
+        # Posts of one page share the same bytes object: hash and write it once. The object
+        # itself is kept, not its id(): once a batch is flushed the page may be freed and the
+        # next page's bytes can get the same id, which gave posts another page's capture.
+        if self._last_capture is not None and self._last_capture[0] is capture.body:
             return self._last_capture[1]
         stored = store_blob(self.settings.storage.dir, capture.body, media_type=capture.media_type)
-        self._last_capture = (id(capture.body), stored)
+        self._last_capture = (capture.body, stored)
         return stored
 
     def flush(self) -> None:

@@ -19,7 +19,11 @@ def scrapy_settings(settings: Settings, source: SourceSettings) -> dict[str, Any
         "ROBOTSTXT_OBEY": source.kind == "web",
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
+        # A development-time lint that re-parses the callback's source for every response
+        # (bound methods defeat its cache): ~2 ms a page, a tenth of a crawl's CPU.
+        "WARN_ON_GENERATOR_RETURN_VALUE": False,
         "LOG_LEVEL": "INFO",
+        "LOG_FORMATTER": "crawlers.logformatter.QuietDropLogFormatter",
         "CONCURRENT_REQUESTS": 8,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
         "AUTOTHROTTLE_ENABLED": True,

@@ -97,7 +97,7 @@ def _assert_failed_cleanly(env: Env, result: CrawlResult, expected_error: str,
 @pytest.mark.parametrize(("scenario", "expected"), [
     ("garbage", "ongeldige UTF-8 op byte 1"),
     ("truncated", "ongeldige JSON (regel 1, kolom"),
-    ("badutf8", "ongeldige UTF-8 op byte 31"),
+    ("badutf8", "ongeldige UTF-8 op byte 28"),
     ("wrongtype", "verwacht JSON, kreeg text/html"),
 ])
 def test_malformed_body_gives_clear_error(env: Env, mockserver: str, scenario: str,

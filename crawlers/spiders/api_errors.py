@@ -9,8 +9,10 @@ operator sees the platform's reason, and keep secrets out of every message.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -45,11 +47,39 @@ def text_field(data: Any, *keys: str) -> str:
 
 
 def scrub(message: str, secrets: Iterable[str | None]) -> str:
-    """The message with every secret replaced by ***, wherever a server may have echoed it."""
+    """The message with every secret (as is, and as it reads in a URL) replaced by ***."""
     for secret in secrets:
         if secret and len(secret) >= 4:
-            message = message.replace(secret, "***")
+            for form in {secret, quote(secret, safe=""), quote(secret)}:
+                message = message.replace(form, "***")
     return message
 
 
-__all__ = ["http_error", "scrub", "text_field"]
+def hide_in_logs(secrets: Iterable[str | None]) -> None:
+    """Scrub these secrets from every log record this (one-crawl) process creates.
+
+    Scrapy and our back-off middleware log request URLs on retries and failures, and the
+    Graph API takes its token as a URL parameter. A record factory catches every such line
+    whoever logs it; a handler filter would not, as Scrapy replaces the root handler after
+    the spider is created.
+    """
+    kept = [s for s in secrets if s and len(s) >= 4]
+    if not kept:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return record  # a broken format string: logging reports that itself
+        cleaned = scrub(message, kept)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return record
+
+    logging.setLogRecordFactory(factory)
+
+
+__all__ = ["hide_in_logs", "http_error", "scrub", "text_field"]

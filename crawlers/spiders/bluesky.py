@@ -23,7 +23,7 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawlers.items import PostItem, RawCapture
-from crawlers.spiders.api_errors import http_error, scrub, text_field
+from crawlers.spiders.api_errors import hide_in_logs, http_error, scrub, text_field
 from crawlers.spiders.base import SourceSpider, describe_failure, parse_time
 from store.config import BlueskySource
 
@@ -70,6 +70,10 @@ class BlueskySpider(SourceSpider):
     kind = "bluesky"
     platform = "bluesky"
     source: BlueskySource
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        hide_in_logs([self._password()])
 
     def configured_urls(self) -> list[str]:
         return [self.source.base_url, self.source.public_base_url]
@@ -121,6 +125,7 @@ class BlueskySpider(SourceSpider):
         session = self.load_json(response)
         self.expect(isinstance(session, dict) and isinstance(session.get("accessJwt"), str),
                     response, "geen accessJwt in de sessie")
+        hide_in_logs([session["accessJwt"], _str(session.get("refreshJwt"))])
         yield self._search_request(session["accessJwt"], cursor=None, page=1,
                                    newest=self._seen("search"))
 

@@ -20,15 +20,16 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawlers.items import PostItem, RawCapture
-from crawlers.spiders.api_errors import http_error, scrub, text_field
+from crawlers.spiders.api_errors import hide_in_logs, http_error, scrub, text_field
 from crawlers.spiders.base import SourceSpider, describe_failure, parse_time
 from store.config import FacebookPageSource
 
 PAGE_LIMIT = 100
 POST_FIELDS = "id,message,created_time,permalink_url,from"
 COMMENT_FIELDS = "id,message,created_time,from,permalink_url"
-# Graph error codes: 190 bad or expired token, 10/200-299 missing permission,
-# 4/17/32/613 rate limits (documented under "Handling Errors").
+# Graph error codes ("Handling Errors"): 190 (102, 463, 467) a bad or expired token and
+# 4/17/32/613 rate limits; any other OAuthException (10, 200-299: a missing permission)
+# also needs a new token.
 TOKEN_CODES = {190, 102, 463, 467}
 LIMIT_CODES = {4, 17, 32, 613}
 
@@ -40,6 +41,7 @@ class FacebookPageSpider(SourceSpider):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        hide_in_logs([self._token()])
         since = self.state.get("since")
         self.since: int | None = since if isinstance(since, int) else None
         self.newest: int | None = self.since
@@ -129,8 +131,9 @@ class FacebookPageSpider(SourceSpider):
         data: list[Any] = body["data"]
         paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}
         next_url = _text(paging.get("next"))
-        # An empty page may still carry a next link (privacy filtering); it ends here anyway.
-        return data, next_url if data else None
+        # Graph may send an empty page with a next link (privacy filtering) and documents
+        # following it until none comes; max_pages bounds that.
+        return data, next_url
 
     def graph_item(self, node: dict[str, Any], capture: RawCapture,
                    fallback_url: str | None) -> PostItem | None:
@@ -165,7 +168,7 @@ class FacebookPageSpider(SourceSpider):
         kind = text_field(error, "type") or "fout"
         message = (f"{describe_failure(failure)} (Graph API {kind}, code {code}: "
                    f"{text_field(error, 'message')})")
-        if code in TOKEN_CODES or kind == "OAuthException" and code not in LIMIT_CODES:
+        if code in TOKEN_CODES or (kind == "OAuthException" and code not in LIMIT_CODES):
             message += (f": Facebook weigert het paginatoken; vraag een nieuw token aan en zet "
                         f"het in {self.source.token_env}")
         elif code in LIMIT_CODES:

@@ -30,6 +30,8 @@ CLOCK_SKEW = timedelta(minutes=10)
 
 def _declared_encoding(content_type: str, body: bytes) -> str:
     """The encoding the server or the XML declaration names; UTF-8 when neither does."""
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"  # its declaration is not readable as ASCII bytes
     match = _CHARSET.search(content_type)
     if match is None:
         match = _XML_ENCODING.match(body[:200])
@@ -62,7 +64,8 @@ def load_feed(response: Response) -> Any:
     content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
     mime = content_type.split(";")[0].strip().lower()
     if not (mime.endswith("/xml") or mime.endswith("+xml")):
-        raise FetchError(f"{url}: verwacht een RSS- of Atom-feed, kreeg {mime or 'geen content-type'}")
+        got = mime or "geen content-type"
+        raise FetchError(f"{url}: verwacht een RSS- of Atom-feed, kreeg {got}")
     body = response.body
     if _declared_encoding(content_type, body) == "utf-8":
         # feedparser would silently fall back to windows-1252 and store mojibake as evidence.
@@ -75,7 +78,8 @@ def load_feed(response: Response) -> Any:
                               sanitize_html=True, resolve_relative_uris=False)
     if not parsed.entries:
         if parsed.bozo:
-            raise FetchError(f"{url}: geen geldige feed: {_bozo_reason(parsed.get('bozo_exception'))}")
+            reason = _bozo_reason(parsed.get("bozo_exception"))
+            raise FetchError(f"{url}: geen geldige feed: {reason}")
         if not parsed.version:
             raise FetchError(f"{url}: geen RSS- of Atom-feed herkend")
     elif parsed.bozo:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import lxml.html
@@ -96,14 +97,17 @@ class WebSpider(SourceSpider):
             return
         self.record_error(describe_failure(failure))
 
+    @cached_property
+    def matcher(self) -> SchoolMatcher:
+        return SchoolMatcher(tuple(self.school.aliases), tuple(self.school.watch_names),
+                             tuple(self.school.exclude))
+
     def keep(self, text: str) -> str:
         """The paragraphs that mention the school (all of them when match = false)."""
         paragraphs = [line.strip() for line in text.split("\n") if line.strip()]
         if not self.source.match:
             return "\n\n".join(paragraphs)
-        matcher = SchoolMatcher(tuple(self.school.aliases), tuple(self.school.watch_names),
-                                tuple(self.school.exclude))
-        return "\n\n".join(p for p in paragraphs if matcher.match(p) is not None)
+        return "\n\n".join(p for p in paragraphs if self.matcher.match(p) is not None)
 
     def parse_page(self, response: Response, page_url: str) -> Iterator[PostItem]:
         fetched_at = datetime.now(UTC)

@@ -15,7 +15,7 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawlers.items import PostItem, RawCapture
-from crawlers.spiders.api_errors import http_error, scrub, text_field
+from crawlers.spiders.api_errors import hide_in_logs, http_error, scrub, text_field
 from crawlers.spiders.base import SourceSpider, describe_failure, parse_time
 from store.config import XSource
 
@@ -34,6 +34,10 @@ class XSpider(SourceSpider):
     kind = "x"
     platform = "x"
     source: XSource
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        hide_in_logs([self._token()])
 
     def _token(self) -> str | None:
         return self.settings_obj.secret(self.source.bearer_token_env)

@@ -16,7 +16,9 @@ from datetime import UTC, datetime, timedelta
 
 from tests.mockserver.server import Reply, Request, hit, hostile, platform
 
-BEARER = "AAAAAAAAAAAAAAAAAAAAAMLheAAAAAAA0%2BuSeid%2BULvsea4JtiGRiSDSJSI%3DEUifiRBkKG5E2XzMDjRfl76ZC9Ub0wnz4XsNiRVBChTYbJcE3F"
+# App-only bearer tokens look like this, percent-escapes included.
+BEARER = ("AAAAAAAAAAAAAAAAAAAAAMLheAAAAAAA0%2BuSeid%2BULvsea4JtiGRiSDSJSI%3D"
+          "EUifiRBkKG5E2XzMDjRfl76ZC9Ub0wnz4XsNiRVBChTYbJcE3F")
 BASE_ID = 1_830_000_000_000_000_000
 START = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
 USERS = [
