@@ -55,6 +55,13 @@ def parse_time(value: str | None) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+def newest_id(a: str | None, b: str | None) -> str | None:
+    """The later of two numeric string ids (Mastodon, X): longer is larger, then lexical."""
+    if a is None or b is None:
+        return a or b
+    return a if (len(a), a) >= (len(b), b) else b
+
+
 def describe_failure(failure: Failure) -> str:
     """A short Dutch description of why a request failed, for `Source.last_error`."""
     error = failure.value
@@ -177,4 +184,4 @@ class SourceSpider(scrapy.Spider):
             raise FetchError(f"{redact(response.url)}: onverwacht antwoord ({what})")
 
 
-__all__ = ["SourceSpider", "describe_failure", "parse_time", "redact"]
+__all__ = ["SourceSpider", "describe_failure", "newest_id", "parse_time", "redact"]

@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 from scrapy.http import Response
 
 from crawlers.items import PostItem, RawCapture
-from crawlers.spiders.base import SourceSpider, parse_time
+from crawlers.spiders.base import SourceSpider, newest_id, parse_time
 from crawlers.text import html_to_text
 from store.config import MastodonSource
 
@@ -35,11 +35,6 @@ def link_header(response: Response) -> dict[str, str]:
                     links[value.strip('"')] = url
     return links
 
-
-def _newest(a: str | None, b: str | None) -> str | None:
-    if a is None or b is None:
-        return a or b
-    return a if (len(a), a) >= (len(b), b) else b  # ids are numeric strings
 
 
 class MastodonSpider(SourceSpider):
@@ -95,7 +90,7 @@ class MastodonSpider(SourceSpider):
         for status in statuses:
             if not isinstance(status, dict) or not status.get("id"):
                 continue
-            newest = _newest(newest, str(status["id"]))
+            newest = newest_id(newest, str(status["id"]))
             item = self.parse_status(status, capture)
             if item is not None:
                 yield item

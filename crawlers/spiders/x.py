@@ -16,18 +16,13 @@ from twisted.python.failure import Failure
 
 from crawlers.items import PostItem, RawCapture
 from crawlers.spiders.api_errors import hide_in_logs, http_error, scrub, text_field
-from crawlers.spiders.base import SourceSpider, describe_failure, parse_time
+from crawlers.spiders.base import SourceSpider, describe_failure, newest_id, parse_time
 from store.config import XSource
 
 PAGE_LIMIT = 100
 TWEET_FIELDS = "created_at,lang,author_id,conversation_id"
 USER_FIELDS = "username,name"
 
-
-def _newest(a: str | None, b: str | None) -> str | None:
-    if a is None or b is None:
-        return a or b
-    return a if (len(a), a) >= (len(b), b) else b  # ids are numeric strings
 
 
 class XSpider(SourceSpider):
@@ -81,7 +76,7 @@ class XSpider(SourceSpider):
         for tweet in tweets:
             if not isinstance(tweet, dict) or not str(tweet.get("id") or "").isdigit():
                 continue
-            newest = _newest(newest, str(tweet["id"]))
+            newest = newest_id(newest, str(tweet["id"]))
             item = self.tweet_item(tweet, users.get(str(tweet.get("author_id"))) or {}, capture)
             if item is not None:
                 yield item
