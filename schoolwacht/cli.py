@@ -179,6 +179,102 @@ def report(settings: Settings, school: str, text: str, url: str | None, author: 
 
 
 @cli.command()
+@click.option("--pending", is_flag=True, help="Classify stored posts that have no classification.")
+@click.option("--input", "input_file", type=click.File("r", encoding="utf-8"),
+              help="JSONL with `id` and `text` per line ('-' for stdin).")
+@click.option("--output", "output_file", type=click.File("w", encoding="utf-8"), default="-",
+              help="Where --input results go (default stdout).")
+@click.pass_context
+def classify(ctx: click.Context, pending: bool, input_file: Any, output_file: Any) -> None:
+    """Classify posts: sentiment, legal categories with explaining spans, severity."""
+    if pending == bool(input_file):
+        raise click.UsageError("give exactly one of --pending or --input")
+    if input_file is not None:
+        from classifier import load_classifier
+        from classifier.service import classify_jsonl
+
+        obj = ctx.ensure_object(dict)
+        model = "builtin"
+        if obj.get("config_path") is not None or Path("schoolwacht.toml").exists():
+            model = _settings(ctx).classifier.model
+        errors = classify_jsonl(input_file, output_file, load_classifier(model))
+        for line in errors.lines:
+            click.echo(line, err=True)
+        if errors.lines:
+            raise SchoolwachtError(f"{len(errors.lines)} input lines could not be classified")
+        return
+    from classifier.service import classify_pending
+    from store.setup import prepare
+
+    settings = _settings(ctx)
+    prepare(settings)
+    stats = classify_pending(settings)
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(stats.by_severity.items())) or "none"
+    click.echo(f"classified {stats.classified} posts ({summary}); "
+               f"{len(stats.cases_touched)} cases opened or joined")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@with_settings
+def cases(settings: Settings, as_json: bool) -> None:
+    """Cases (protocol rule 4) with their status, severity and posts."""
+    from store.cases import list_cases
+    from store.db import make_engine, session_scope
+
+    engine = make_engine(settings.database.url)
+    with session_scope(engine) as session:
+        rows = list_cases(session)
+    for case in rows:
+        data = {"id": case.id, "status": case.status, "severity": case.severity,
+                "categories": case.categories, "posts": case.posts,
+                "opened_at": case.opened_at.isoformat(),
+                "deadline": case.deadline.isoformat() if case.deadline else None}
+        if as_json:
+            click.echo(json.dumps(data, ensure_ascii=False))
+        else:
+            click.echo(f"{case.id:>5}  {case.status:<18} {case.severity:<9} "
+                       f"{','.join(case.categories) or '-':<30} posts {case.posts}")
+
+
+@cli.group()
+def model() -> None:
+    """Train and evaluate the Dutch classifier."""
+
+
+@model.command("train")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Where to write the model (default: the shipped builtin dir).")
+@click.option("--epochs", type=int, default=None)
+def model_train(out_dir: Path | None, epochs: int | None) -> None:
+    """Train the model reproducibly; writes weights, thresholds and a model card."""
+    from classifier.predict import BUILTIN_DIR
+    from classifier.train import TrainParams, main_train
+
+    params = TrainParams() if epochs is None else TrainParams(epochs=epochs)
+    report = main_train(out_dir or BUILTIN_DIR, params)
+    dev = report["dev"]
+    click.echo(f"dev: macro-F1 {dev['macro_f1']:.3f}, sentiment accuracy "  # type: ignore[index]
+               f"{dev['sentiment_accuracy']:.3f}, threat recall "  # type: ignore[index]
+               f"{dev['categories']['threat']['recall']:.3f}; written to {out_dir or BUILTIN_DIR}")  # type: ignore[index]
+
+
+@model.command("eval")
+@click.option("--data", "data_file", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Labelled JSONL (label-guide format).")
+@click.option("--model", "model_name", default="builtin", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def model_eval(data_file: Path, model_name: str, as_json: bool) -> None:
+    """Per-category precision/recall/F1, macro-F1, sentiment accuracy, severity matrix."""
+    from classifier import load_classifier
+    from classifier.evaluate import evaluate_file, format_report
+
+    report = evaluate_file(load_classifier(model_name), data_file)
+    click.echo(json.dumps(report, indent=1) if as_json else format_report(report))
+
+
+@cli.command()
 @click.option("--demo", is_flag=True, help="Add a local demo source with Dutch sample posts.")
 @click.option("--demo-dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("schoolwacht-demo"), show_default=True,

@@ -1,0 +1,110 @@
+"""Per-category thresholds calibrated on the dev split, and the model card."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from classifier.dataset import Example
+from classifier.labels import CATEGORIES, SENTIMENTS
+from classifier.metrics import evaluate
+
+# Missing a threat is the costliest error: its threshold must keep recall at this level.
+THREAT_MIN_RECALL = 0.95
+GRID = [round(x, 2) for x in np.arange(0.02, 0.96, 0.01)]
+
+
+def best_threshold(scores: np.ndarray, gold: np.ndarray, min_recall: float = 0.0) -> float:
+    best, best_f1 = 0.5, -1.0
+    positives = gold.sum()
+    for threshold in GRID:
+        predicted = scores >= threshold
+        tp = float((predicted & gold).sum())
+        recall = tp / positives if positives else 1.0
+        if recall < min_recall:
+            continue
+        precision = tp / predicted.sum() if predicted.sum() else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        # Ties go to the middle of the grid, away from the extremes.
+        if f1 > best_f1 + 1e-9 or (abs(f1 - best_f1) <= 1e-9 and abs(threshold - 0.5) < abs(best - 0.5)):
+            best, best_f1 = threshold, f1
+    if best_f1 < 0:
+        # No threshold reaches the recall floor: take the one with the highest recall.
+        return GRID[0]
+    return best
+
+
+def calibrate(category_scores: np.ndarray, dev: list[Example]) -> dict[str, float]:
+    thresholds = {}
+    for index, category in enumerate(CATEGORIES):
+        gold = np.array([category in e.categories for e in dev])
+        min_recall = THREAT_MIN_RECALL if category == "threat" else 0.0
+        thresholds[category] = best_threshold(category_scores[:, index], gold, min_recall)
+    return thresholds
+
+
+def calibrate_sentiment(sentiment_probs: np.ndarray, dev: list[Example]) -> dict[str, float]:
+    """Log-prior offsets per sentiment that maximise dev accuracy (the model leans to the
+    majority class, negative, because most training posts are negative)."""
+    gold = np.array([SENTIMENTS.index(e.sentiment) for e in dev])
+    logp = np.log(sentiment_probs + 1e-9)
+    best = (-1.0, 0.0, 0.0)
+    for neutral in np.arange(-1.0, 2.01, 0.1):
+        for positive in np.arange(-1.0, 2.01, 0.1):
+            accuracy = float(((logp + np.array([0.0, neutral, positive])).argmax(1) == gold).mean())
+            if accuracy > best[0] + 1e-9:
+                best = (accuracy, float(neutral), float(positive))
+    return {"negative": 0.0, "neutral": round(best[1], 2), "positive": round(best[2], 2)}
+
+
+def decide(sentiment_probs: np.ndarray, category_scores: np.ndarray,
+           thresholds: dict[str, float]) -> tuple[list[str], list[list[str]]]:
+    sentiments = [SENTIMENTS[int(i)] for i in sentiment_probs.argmax(1)]
+    categories = [[c for j, c in enumerate(CATEGORIES) if row[j] >= thresholds[c]]
+                  for row in category_scores]
+    return sentiments, categories
+
+
+def dev_report(sentiment_probs: np.ndarray, category_scores: np.ndarray, dev: list[Example],
+               thresholds: dict[str, float]) -> dict[str, Any]:
+    sentiments, categories = decide(sentiment_probs, category_scores, thresholds)
+    return evaluate([e.sentiment for e in dev], [e.categories for e in dev], sentiments,
+                    categories)
+
+
+def calibrate_and_report(model: Any, tokenizer: Any, dev: list[Example], out_dir: Path,
+                         **info: Any) -> dict[str, Any]:
+    """Save the model, calibrate its thresholds on dev (model + rules), write card and figures."""
+    from classifier.card import write_model_card
+    from classifier.predict import BuiltinClassifier
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # fp16 halves the shipped size; the loader computes in fp32.
+    model.half().save_pretrained(out_dir)
+    model.float()
+    tokenizer.save_pretrained(out_dir)
+    version = f"{str(info['data_sha256'])[:8]}-{info['params_hash']}"
+    meta: dict[str, Any] = {"name": "schoolwacht-builtin", "version": version,
+                            "thresholds": dict.fromkeys(CATEGORIES, 0.5)}
+    (out_dir / "thresholds.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+
+    classifier = BuiltinClassifier(out_dir)
+    texts = [e.text for e in dev]
+    sentiment_probs, category_scores, _ = classifier.scores_with_rules(texts)
+    meta["thresholds"] = calibrate(category_scores, dev)
+    meta["sentiment_bias"] = calibrate_sentiment(sentiment_probs, dev)
+    (out_dir / "thresholds.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    classifier.thresholds = meta["thresholds"]
+    classifier.sentiment_bias = meta["sentiment_bias"]
+    results = classifier.classify(texts)
+    report = evaluate([e.sentiment for e in dev], [e.categories for e in dev],
+                      [r.sentiment for r in results], [r.categories for r in results])
+    figures = {"version": version, "dev": report, "thresholds": meta["thresholds"],
+               **{k: v for k, v in info.items() if k != "files"}}
+    (out_dir / "metrics.json").write_text(json.dumps(figures, indent=1, default=str),
+                                          encoding="utf-8")
+    write_model_card(out_dir, figures, files=info.get("files", []))
+    return figures

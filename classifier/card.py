@@ -1,0 +1,78 @@
+"""The model card written next to the weights by `schoolwacht model train`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from classifier.labels import ARTICLES, CATEGORIES
+
+TARGETS = {"macro_f1": 0.80, "sentiment_accuracy": 0.85, "threat_recall": 0.95,
+           "min_category_f1": 0.65}
+
+
+def write_model_card(out_dir: Path, figures: dict[str, Any], *, files: list[str]) -> Path:
+    dev = figures["dev"]
+    rows = "\n".join(
+        f"| `{c}` | {ARTICLES[c]} | {dev['categories'][c]['precision']:.3f} | "
+        f"{dev['categories'][c]['recall']:.3f} | {dev['categories'][c]['f1']:.3f} | "
+        f"{dev['categories'][c]['support']} | {figures['thresholds'][c]:.2f} |"
+        for c in CATEGORIES)
+    threat_recall = dev["categories"]["threat"]["recall"]
+    checks = {
+        "macro-F1 over the 7 categories ≥ 0.80": dev["macro_f1"] >= TARGETS["macro_f1"],
+        "sentiment accuracy ≥ 0.85": dev["sentiment_accuracy"] >= TARGETS["sentiment_accuracy"],
+        "threat recall ≥ 0.95": threat_recall >= TARGETS["threat_recall"],
+        "no category below 0.65 F1": dev["min_category_f1"] >= TARGETS["min_category_f1"],
+    }
+    check_lines = "\n".join(f"- [{'x' if ok else ' '}] {name}" for name, ok in checks.items())
+    severity = dev["severity_confusion"]
+    matrix = "\n".join(f"| {g} | " + " | ".join(str(severity[g][p]) for p in severity[g]) + " |"
+                       for g in severity)
+    text = f"""# Model card: schoolwacht-builtin {figures['version']}
+
+Dutch classifier for public posts about a primary school: sentiment (negative / neutral /
+positive toward the school, its people or events) and seven legal categories (multi-label).
+Loaded through transformers (`AutoTokenizer`, `AutoModelForSequenceClassification`,
+`local_files_only=True`) after `import classifier.model`, which registers the architecture.
+
+## Architecture
+Hashed word unigrams, word bigrams and character 3–5-grams of the deobfuscated text
+(`k@nker` → `kanker`, `t r u t` → `trut`, repeated letters, leetspeak), {figures['params']['num_buckets']:,}
+buckets × {figures['params']['embedding_dim']} dimensions, mean + max pooling, one hidden layer of
+{figures['params']['hidden_dim']}, a softmax head for sentiment and a sigmoid head per category.
+Weights stored in fp16. Rules (`classifier/rules.py`) add evidence and explaining spans;
+thresholds per category below are calibrated on the dev split on the combined scores.
+
+## Training
+`schoolwacht model train` — seed {figures['params']['seed']}, {figures['params']['epochs']} epochs,
+batch {figures['params']['batch_size']}, learning rate {figures['params']['learning_rate']},
+single-threaded (same data → same weights). Data SHA-256 `{figures['data_sha256']}`;
+{figures['n_train']} training and {figures['n_dev']} dev examples from {', '.join(files)}
+(see `classifier/data/README.md`). Dev = the examples whose id hashes into the lowest 20 %;
+never trained on. Training took {figures['train_seconds']} s on 2 CPU cores.
+
+## Dev-set figures
+| category | law / protocol | precision | recall | F1 | support | threshold |
+|---|---|---|---|---|---|---|
+{rows}
+
+macro-F1 **{dev['macro_f1']:.3f}**, lowest category F1 **{dev['min_category_f1']:.3f}**, sentiment
+accuracy **{dev['sentiment_accuracy']:.3f}**, threat recall **{threat_recall:.3f}**
+({dev['examples']} dev examples). Targets:
+{check_lines}
+
+Severity confusion (rows gold, columns predicted: none, negative, criminal, urgent):
+
+| gold | none | negative | criminal | urgent |
+|---|---|---|---|---|
+{matrix}
+
+## Limits
+Trained on a few thousand posts written for this project; the dev figures are optimistic for
+real traffic (thresholds are tuned on the same dev set). Non-Dutch posts get no categories.
+The model is an aid for the director, not a judgement: every flagged post is reviewed by a person.
+"""
+    path = out_dir / "MODEL_CARD.md"
+    path.write_text(text, encoding="utf-8")
+    return path

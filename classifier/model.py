@@ -1,0 +1,201 @@
+"""The shipped model: a transformers architecture of hashed word and character n-grams.
+
+Why not a BERT: no pretrained Dutch weights can be downloaded here, and a transformer trained
+from scratch on a few thousand posts overfits. Hashed character n-grams (fastText's idea) learn
+well from little data, survive misspellings and disguises (`k@nker`, `kankr`, `kkr`), and are
+fast on two CPU cores. The model is still a regular transformers model: `config.json`,
+`model.safetensors` and a tokenizer, loaded with `AutoTokenizer` and
+`AutoModelForSequenceClassification` (`local_files_only=True`) once this module is imported,
+so the same code path also serves hub models.
+
+Outputs: 3 sentiment logits (softmax) followed by one logit per category (sigmoid).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import zlib
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PretrainedConfig,
+    PreTrainedModel,
+    PreTrainedTokenizer,
+)
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from classifier.labels import CATEGORIES, SENTIMENTS
+from classifier.lexicon import lexicon_features
+from classifier.normalize import deobfuscate, words
+
+MODEL_TYPE = "schoolwacht-ngram"
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
+N_SPECIAL = len(SPECIAL_TOKENS)
+
+
+class NgramConfig(PretrainedConfig):
+    model_type = MODEL_TYPE
+
+    def __init__(self, num_buckets: int = 2**17, embedding_dim: int = 64, hidden_dim: int = 128,
+                 dropout: float = 0.2, num_sentiments: int = 3, **kwargs: Any) -> None:
+        self.num_buckets = num_buckets
+        self.embedding_dim = embedding_dim
+        self.hidden_dim = hidden_dim
+        self.dropout = dropout
+        self.num_sentiments = num_sentiments
+        if "id2label" not in kwargs:
+            labels = [f"sentiment:{s}" for s in SENTIMENTS] + list(CATEGORIES)
+            kwargs["id2label"] = dict(enumerate(labels))
+            kwargs["label2id"] = {label: i for i, label in enumerate(labels)}
+        super().__init__(**kwargs)
+
+
+class NgramForSequenceClassification(PreTrainedModel):
+    config_class = NgramConfig
+    base_model_prefix = "ngram"
+    main_input_name = "input_ids"
+
+    def __init__(self, config: NgramConfig) -> None:
+        super().__init__(config)
+        self.embeddings = nn.Embedding(config.num_buckets + N_SPECIAL, config.embedding_dim,
+                                       padding_idx=0)
+        self.norm = nn.LayerNorm(2 * config.embedding_dim)
+        self.hidden = nn.Linear(2 * config.embedding_dim, config.hidden_dim)
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifier = nn.Linear(config.hidden_dim, config.num_labels)
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=0.05)
+            with torch.no_grad():
+                module.weight[0].zero_()
+        elif isinstance(module, nn.Linear):
+            nn.init.xavier_uniform_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None, **_: Any) -> SequenceClassifierOutput:
+        if attention_mask is None:
+            attention_mask = (input_ids != 0).long()
+        mask = attention_mask.unsqueeze(-1).to(self.embeddings.weight.dtype)
+        vectors = self.embeddings(input_ids) * mask
+        # Mean says what the post is about; max keeps a single strong signal (one slur).
+        mean = vectors.sum(1) / mask.sum(1).clamp(min=1.0)
+        peak = vectors.masked_fill(mask == 0, -1e4).max(1).values
+        peak = torch.where(mask.sum(1) > 0, peak, torch.zeros_like(peak))
+        hidden = torch.nn.functional.gelu(self.hidden(self.norm(torch.cat([mean, peak], -1))))
+        logits = self.classifier(self.dropout(hidden))
+        return SequenceClassifierOutput(logits=logits)
+
+
+NEGATORS = frozenset({"niet", "geen", "niks", "niets", "nooit", "nergens", "allerminst"})
+_CLAUSE = re.compile(r"[.!?;:\n]+|,\s+(?:maar|want|dus|en)\b")
+
+
+def negation_features(text: str) -> list[str]:
+    """Words in a clause that holds a negator, marked as such ("ik haat X niet" is not
+    "ik haat X"): a bag of words cannot otherwise tell the two apart."""
+    found: list[str] = []
+    for clause in _CLAUSE.split(deobfuscate(text)):
+        tokens = words(clause)
+        if any(t in NEGATORS for t in tokens):
+            found += [f"n:{t}" for t in tokens if t not in NEGATORS]
+    return found
+
+
+def _bucket(feature: str, buckets: int) -> int:
+    return N_SPECIAL + zlib.crc32(feature.encode("utf-8")) % buckets
+
+
+def features(text: str, *, min_n: int = 3, max_n: int = 5) -> list[str]:
+    """Word unigrams and bigrams plus character n-grams of every word, after deobfuscation."""
+    tokens = words(deobfuscate(text))
+    found = [f"w:{t}" for t in tokens] + lexicon_features(tokens) + negation_features(text)
+    found += [f"b:{a}_{b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+    for token in tokens:
+        if len(token) < 2:
+            continue
+        padded = f"<{token}>"
+        for n in range(min_n, max_n + 1):
+            found += [f"c:{padded[i:i + n]}" for i in range(len(padded) - n + 1)]
+    return found
+
+
+class NgramTokenizer(PreTrainedTokenizer):
+    """Turns text into hashed n-gram ids; its vocabulary is the hash space."""
+
+    vocab_files_names = {"vocab_file": "ngram_tokenizer.json"}
+    model_input_names = ["input_ids", "attention_mask"]
+
+    def __init__(self, vocab_file: str | None = None, num_buckets: int = 2**17, min_n: int = 3,
+                 max_n: int = 5, **kwargs: Any) -> None:
+        if vocab_file and os.path.exists(vocab_file):
+            saved = json.loads(Path(vocab_file).read_text(encoding="utf-8"))
+            num_buckets, min_n, max_n = saved["num_buckets"], saved["min_n"], saved["max_n"]
+        self.num_buckets = num_buckets
+        self.min_n = min_n
+        self.max_n = max_n
+        kwargs.setdefault("pad_token", "[PAD]")
+        kwargs.setdefault("unk_token", "[UNK]")
+        kwargs.setdefault("model_max_length", 4096)
+        super().__init__(**kwargs)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.num_buckets + N_SPECIAL
+
+    def get_vocab(self) -> dict[str, int]:
+        return {token: i for i, token in enumerate(SPECIAL_TOKENS)}
+
+    def _tokenize(self, text: str, **_: Any) -> list[str]:
+        return features(text, min_n=self.min_n, max_n=self.max_n)
+
+    def _convert_token_to_id(self, token: str) -> int:
+        if token in SPECIAL_TOKENS:
+            return SPECIAL_TOKENS.index(token)
+        return _bucket(token, self.num_buckets)
+
+    def _convert_id_to_token(self, index: int) -> str:
+        return SPECIAL_TOKENS[index] if index < N_SPECIAL else f"[H{index}]"
+
+    def convert_tokens_to_string(self, tokens: list[str]) -> str:
+        return " ".join(tokens)
+
+    def encode_fast(self, text: str, max_length: int) -> list[int]:
+        """Ids without the generic tokenizer machinery (the production path)."""
+        ids = [_bucket(f, self.num_buckets) for f in features(text, min_n=self.min_n,
+                                                              max_n=self.max_n)]
+        return ids[:max_length] or [1]
+
+    def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None
+                        ) -> tuple[str]:
+        name = (filename_prefix + "-" if filename_prefix else "") + "ngram_tokenizer.json"
+        path = Path(save_directory) / name
+        path.write_text(json.dumps({"num_buckets": self.num_buckets, "min_n": self.min_n,
+                                    "max_n": self.max_n}), encoding="utf-8")
+        return (str(path),)
+
+
+def register() -> None:
+    """Make the architecture known to transformers' Auto classes (idempotent)."""
+    try:
+        AutoConfig.register(MODEL_TYPE, NgramConfig)
+    except ValueError:
+        return  # already registered
+    AutoModelForSequenceClassification.register(NgramConfig, NgramForSequenceClassification)
+    AutoTokenizer.register(NgramConfig, slow_tokenizer_class=NgramTokenizer)
+
+
+register()
+
+__all__ = ["MODEL_TYPE", "NgramConfig", "NgramForSequenceClassification", "NgramTokenizer",
+           "features", "register"]
