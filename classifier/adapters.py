@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,21 +28,17 @@ from classifier.rules import RuleHit, find_rule_hits
 from schoolwacht.errors import ConfigError
 
 DEFAULT_THRESHOLD = 0.5
-FALLBACK_MAX_LENGTH = 512
 # RoBERTa-style models number positions from padding_idx + 1, so two positions are unusable.
 _POSITION_OFFSET = {"roberta": 2, "xlm-roberta": 2, "camembert": 2, "longformer": 2}
 _SNAPSHOT = re.compile(r"snapshots/([0-9a-f]{40})/")
-NEGATIVE, NEUTRAL, POSITIVE = (SENTIMENTS.index(s) for s in ("negative", "neutral", "positive"))
-
-Mapping = Callable[[torch.Tensor], tuple[np.ndarray, np.ndarray]]
-
+NEGATIVE, NEUTRAL = SENTIMENTS.index("negative"), SENTIMENTS.index("neutral")
 
 @dataclass(frozen=True)
 class LabelAdapter:
     """Logits [n, labels] -> (sentiment probabilities [n, 3], category scores [n, 7])."""
 
     name: str
-    map: Mapping
+    map: Callable[[torch.Tensor], tuple[np.ndarray, np.ndarray]]
     provides: tuple[str, ...] = ()  # the categories the model itself scores
     neutral_below: float = 0.0  # a top sentiment probability below this reads as neutral
     thresholds: dict[str, float] = field(default_factory=dict)
@@ -51,12 +47,8 @@ class LabelAdapter:
         return self.thresholds.get(category, DEFAULT_THRESHOLD)
 
 
-def _norm(label: str) -> str:
-    return label.strip().lower().replace("_", "-")
-
-
 def _labels(id2label: dict[int, str]) -> list[str]:
-    return [_norm(id2label[i]) for i in sorted(id2label)]
+    return [id2label[i].strip().lower().replace("_", "-") for i in sorted(id2label)]
 
 
 def _find(labels: list[str], names: set[str], what: str) -> int:
@@ -113,46 +105,34 @@ def abusive_adapter(id2label: dict[int, str]) -> LabelAdapter:
 
 
 def polarity_adapter(id2label: dict[int, str]) -> LabelAdapter:
-    """DTAI-KULeuven/robbert-v2-dutch-sentiment: Negative/Positive; unsure (< 0.6) is neutral."""
+    """DTAI-KULeuven/robbert-v2-dutch-sentiment: Negative/Positive (or LABEL_0/LABEL_1), softmax;
+    the generic adapter already reads an unsure (< 0.6) two-way sentiment as neutral."""
     labels = _labels(id2label)
-    negative = _find(labels, {"negative", "label-0"}, "Negative")
-    positive = _find(labels, {"positive", "label-1"}, "Positive")
-
-    def mapping(logits: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        probs = torch.softmax(logits, -1).numpy()
-        sentiment = _columns(len(probs), {NEGATIVE: probs[:, negative], POSITIVE: probs[:, positive]},
-                             len(SENTIMENTS))
-        return sentiment, np.zeros((len(probs), len(CATEGORIES)), dtype=np.float32)
-    return LabelAdapter("polarity", mapping, neutral_below=0.6)
+    named = {_find(labels, {"negative", "label-0"}, "Negative"): "negative",
+             _find(labels, {"positive", "label-1"}, "Positive"): "positive"}
+    if len(labels) != 2:
+        raise ConfigError(f"Modellabels {labels} passen niet bij de adapter: verwacht Negative/Positive.")
+    return replace(generic_adapter(named), name="polarity")
 
 
+_TOXIC, _ABUSIVE = "ml6team/robbert-dutch-base-toxic-comments", "GroNLP/bert_dutch_base_abusive_language"
 KNOWN_ADAPTERS: dict[str, Callable[[dict[int, str]], LabelAdapter]] = {
-    "ml6team/robbert-dutch-base-toxic-comments": toxic_adapter,
+    _TOXIC: toxic_adapter,
     "DTAI-KULeuven/robbert-v2-dutch-sentiment": polarity_adapter,
-    "GroNLP/bert_dutch_base_abusive_language": abusive_adapter,
+    _ABUSIVE: abusive_adapter,
 }
-# Label sets that identify a known model even under another name (a renamed local copy).
-_FINGERPRINTS = {
-    frozenset({"non-toxic", "toxic"}): "ml6team/robbert-dutch-base-toxic-comments",
-    frozenset({"not", "abu"}): "GroNLP/bert_dutch_base_abusive_language",
-    frozenset({"not", "abu", "off"}): "GroNLP/bert_dutch_base_abusive_language",
-    frozenset({"not", "exp", "imp"}): "GroNLP/bert_dutch_base_abusive_language",
-}
+# Label sets that identify a known model under another name (a renamed local copy).
+_FINGERPRINTS = {frozenset(labels.split()): key for key, labels in (
+    (_TOXIC, "non-toxic toxic"), (_ABUSIVE, "not abu"), (_ABUSIVE, "not abu off"), (_ABUSIVE, "not exp imp"))}
 _OWN_LABELS = {f"sentiment:{s}" for s in SENTIMENTS} | set(CATEGORIES)
 
 
 def generic_adapter(id2label: dict[int, str]) -> LabelAdapter:
     """Labels named like Schoolwacht's ("sentiment:negative", "threat", ...; categories sigmoid,
     sentiments softmax) or plain negative/neutral/positive."""
-    canonical: dict[int, str] = {}
-    unknown: list[str] = []
-    for index in sorted(id2label):
-        label = id2label[index].strip().lower()
-        name = label if label in _OWN_LABELS else f"sentiment:{label}"
-        if name in _OWN_LABELS:
-            canonical[index] = name
-        else:
-            unknown.append(id2label[index])
+    lowered = {i: id2label[i].strip().lower() for i in sorted(id2label)}
+    canonical = {i: label if label in _OWN_LABELS else f"sentiment:{label}" for i, label in lowered.items()}
+    unknown = [id2label[i] for i, name in canonical.items() if name not in _OWN_LABELS]
     if unknown:
         raise ConfigError(f"Het model heeft labels die Schoolwacht niet kent: {', '.join(unknown)}; verwacht "
                           f"negative/neutral/positive of {', '.join(sorted(_OWN_LABELS))}.")
@@ -220,23 +200,17 @@ def _max_length(tokenizer: Any, config: Any) -> int:
     positions = getattr(config, "max_position_embeddings", None)
     if isinstance(positions, int) and positions > 0:
         limits.append(positions - _POSITION_OFFSET.get(config.model_type, 0))
-    return min(limits) if limits else FALLBACK_MAX_LENGTH
+    return min(limits) if limits else 512  # BERT's length, when neither says
 
 
 def _version(model: str, config: Any) -> str:
-    commit = getattr(config, "_commit_hash", None)
-    if commit:
-        return str(commit)
+    """The hub commit: a model read from the cache (or a path into it) sits in snapshots/<commit>/."""
     from huggingface_hub import try_to_load_from_cache
 
-    # A hub model read from the cache (or a path into it): its snapshot folder is named after the commit.
-    where: Any = str(Path(model).resolve() / "config.json") if Path(model).exists() else None
-    try:
-        where = where or try_to_load_from_cache(model, "config.json")
-    except ValueError:
-        where = None
+    local = Path(model).exists()  # else a hub id that just loaded, so a valid one
+    where = str(Path(model).resolve() / "config.json") if local else try_to_load_from_cache(model, "config.json")
     found = _SNAPSHOT.search(where.replace("\\", "/")) if isinstance(where, str) else None
-    return found.group(1) if found else "local"
+    return getattr(config, "_commit_hash", None) or (found.group(1) if found else "local")
 
 
 class HubClassifier:
@@ -287,15 +261,9 @@ class HubClassifier:
         return sentiments, categories
 
     def classify(self, texts: Sequence[str]) -> list[ClassificationResult]:
-        texts = list(texts)
-        if not texts:
-            return []
         sentiments, categories = self.model_scores(texts)
-        results = []
-        for i, text in enumerate(texts):
-            hits = find_rule_hits(text)  # the whole text: rules are not limited to what the model reads
-            results.append(self._result(text, sentiments[i], combine(categories[i], hits), hits))
-        return results
+        hits = [find_rule_hits(t) for t in texts]  # whole texts: the rules are not limited to what the model reads
+        return [self._result(t, sentiments[i], combine(categories[i], hits[i]), hits[i]) for i, t in enumerate(texts)]
 
     def _result(self, text: str, sentiment_probs: np.ndarray, scores: np.ndarray,
                 hits: list[RuleHit]) -> ClassificationResult:
@@ -307,7 +275,7 @@ class HubClassifier:
         all_scores.update({c: round(float(s), 4) for c, s in zip(CATEGORIES, scores, strict=True)})
         categories: list[str] = []
         explanations: dict[str, list[Span]] = {}
-        if not text.strip():
+        if not text.strip() or not is_dutch(language):
             sentiment = "neutral"  # the models read Dutch only: no guessing in other languages
         else:
             categories = [c for c, s in zip(CATEGORIES, scores, strict=True) if s >= self.adapter.threshold(c)]

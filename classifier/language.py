@@ -10,8 +10,8 @@ import py3langid.langid as langid
 DUTCH_LIKE = {"nl", "af", "fy", "li"}  # Afrikaans/Frisian/Limburgish: langid's Dutch confusions
 MIN_CONFIDENCE = 0.75
 _DUTCH_WORDS = frozenset(
-    "de het een is niet en van ik je jij die dat op met voor zijn maar wat er naar ook nog "
-    "wel geen heb hebben was kan moet weer juf meester school kinderen ouders groep".split()
+    # Words that are Dutch and not also common English/German/French words.
+    ["de", "het", "een", "niet", "van", "ik", "je", "jij", "die", "dat", "met", "voor", "zijn", "maar", "wat", "naar", "ook", "nog", "wel", "geen", "heb", "hebben", "kan", "moet", "weer", "juf", "meester", "kinderen", "ouders", "groep", "deze", "onze", "jullie", "echt", "gewoon"]
 )
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 

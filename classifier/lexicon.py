@@ -50,7 +50,7 @@ def lexicon_features(tokens: list[str]) -> list[str]:
         polarity = table.get(token)
         if polarity is None:
             continue
-        if i and tokens[i - 1] in NEGATORS or i > 1 and tokens[i - 2] in NEGATORS:
+        if (i and tokens[i - 1] in NEGATORS) or (i > 1 and tokens[i - 2] in NEGATORS):
             polarity = -polarity
         bucket = _bucket(polarity)
         if bucket:

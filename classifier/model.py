@@ -13,6 +13,7 @@ Outputs: 3 sentiment logits (softmax) followed by one logit per category (sigmoi
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -87,11 +88,15 @@ class NgramForSequenceClassification(PreTrainedModel):
         if attention_mask is None:
             attention_mask = (input_ids != 0).long()
         mask = attention_mask.unsqueeze(-1).to(self.embeddings.weight.dtype)
-        vectors = self.embeddings(input_ids) * mask
+        # In place: [batch, length, dim] is by far the largest tensor, and a fresh one per
+        # step cost more than the arithmetic. Autograd allows it: embedding and sum keep no
+        # copy of their output, mul_ and masked_fill_ need only the mask for the gradient.
+        vectors = self.embeddings(input_ids).mul_(mask)
+        counts = mask.sum(1)
         # Mean says what the post is about; max keeps a single strong signal (one slur).
-        mean = vectors.sum(1) / mask.sum(1).clamp(min=1.0)
-        peak = vectors.masked_fill(mask == 0, -1e4).max(1).values
-        peak = torch.where(mask.sum(1) > 0, peak, torch.zeros_like(peak))
+        mean = vectors.sum(1) / counts.clamp(min=1.0)
+        peak = vectors.masked_fill_(mask == 0, -1e4).max(1).values
+        peak = torch.where(counts > 0, peak, torch.zeros_like(peak))
         hidden = torch.nn.functional.gelu(self.hidden(self.norm(torch.cat([mean, peak], -1))))
         logits = self.classifier(self.dropout(hidden))
         return SequenceClassifierOutput(logits=logits)
@@ -104,8 +109,13 @@ _CLAUSE = re.compile(r"[.!?;:\n]+|,\s+(?:maar|want|dus|en)\b")
 def negation_features(text: str) -> list[str]:
     """Words in a clause that holds a negator, marked as such ("ik haat X niet" is not
     "ik haat X"): a bag of words cannot otherwise tell the two apart."""
+    return _negations(deobfuscate(text))
+
+
+def _negations(clean: str) -> list[str]:
+    """`negation_features` of already deobfuscated text."""
     found: list[str] = []
-    for clause in _CLAUSE.split(deobfuscate(text)):
+    for clause in _CLAUSE.split(clean):
         tokens = words(clause)
         if any(t in NEGATORS for t in tokens):
             found += [f"n:{t}" for t in tokens if t not in NEGATORS]
@@ -116,18 +126,45 @@ def _bucket(feature: str, buckets: int) -> int:
     return N_SPECIAL + zlib.crc32(feature.encode("utf-8")) % buckets
 
 
+def _char_ngrams(token: str, min_n: int, max_n: int) -> list[str]:
+    if len(token) < 2:
+        return []
+    padded = f"<{token}>"
+    return [f"c:{padded[i:i + n]}" for n in range(min_n, max_n + 1) for i in range(len(padded) - n + 1)]
+
+
 def features(text: str, *, min_n: int = 3, max_n: int = 5) -> list[str]:
     """Word unigrams and bigrams plus character n-grams of every word, after deobfuscation."""
-    tokens = words(deobfuscate(text))
-    found = [f"w:{t}" for t in tokens] + lexicon_features(tokens) + negation_features(text)
-    found += [f"b:{a}_{b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+    clean = deobfuscate(text)
+    tokens = words(clean)
+    found = [f"w:{t}" for t in tokens] + lexicon_features(tokens) + _negations(clean)
+    found += [f"b:{a}_{b}" for a, b in itertools.pairwise(tokens)]
     for token in tokens:
-        if len(token) < 2:
-            continue
-        padded = f"<{token}>"
-        for n in range(min_n, max_n + 1):
-            found += [f"c:{padded[i:i + n]}" for i in range(len(padded) - n + 1)]
+        found += _char_ngrams(token, min_n, max_n)
     return found
+
+
+class _WordIds:
+    """Bucket ids of a word's own features (its `w:` unigram, then its character n-grams),
+    remembered: posts repeat a small vocabulary, and occlusion explanations encode the same
+    post dozens of times. Hashing a feature costs a string build and a CRC each; a hit costs a
+    dict lookup. Bounded: emptied when full, so a stream of new words cannot grow it."""
+
+    LIMIT = 1 << 16
+
+    def __init__(self, buckets: int, min_n: int, max_n: int) -> None:
+        self.buckets, self.min_n, self.max_n = buckets, min_n, max_n
+        self.ids: dict[str, tuple[int, tuple[int, ...]]] = {}
+
+    def __call__(self, token: str) -> tuple[int, tuple[int, ...]]:
+        found = self.ids.get(token)
+        if found is None:
+            if len(self.ids) >= self.LIMIT:
+                self.ids.clear()
+            found = self.ids[token] = (
+                _bucket(f"w:{token}", self.buckets),
+                tuple(_bucket(f, self.buckets) for f in _char_ngrams(token, self.min_n, self.max_n)))
+        return found
 
 
 class NgramTokenizer(PreTrainedTokenizer):
@@ -144,6 +181,7 @@ class NgramTokenizer(PreTrainedTokenizer):
         self.num_buckets = num_buckets
         self.min_n = min_n
         self.max_n = max_n
+        self._word_ids = _WordIds(num_buckets, min_n, max_n)
         kwargs.setdefault("pad_token", "[PAD]")
         kwargs.setdefault("unk_token", "[UNK]")
         kwargs.setdefault("model_max_length", 4096)
@@ -171,9 +209,23 @@ class NgramTokenizer(PreTrainedTokenizer):
         return " ".join(tokens)
 
     def encode_fast(self, text: str, max_length: int) -> list[int]:
-        """Ids without the generic tokenizer machinery (the production path)."""
-        ids = [_bucket(f, self.num_buckets) for f in features(text, min_n=self.min_n,
-                                                              max_n=self.max_n)]
+        """Ids without the generic tokenizer machinery (the production path): the ids of
+        `features(text)` in the same order, with each word's own ids from a cache."""
+        word_ids = self._word_ids
+        clean = deobfuscate(text)
+        tokens = words(clean)
+        known = word_ids.ids.get  # a hit without a method call: most words are known
+        per_word = [known(t) or word_ids(t) for t in tokens]
+        ids = [w for w, _ in per_word]
+        buckets, crc32 = self.num_buckets, zlib.crc32  # `_bucket`, inlined: a call a bigram adds up
+        ids += [N_SPECIAL + crc32(f.encode("utf-8")) % buckets
+                for f in lexicon_features(tokens) + _negations(clean)]
+        ids += [N_SPECIAL + crc32(f"b:{a}_{b}".encode()) % buckets
+                for a, b in itertools.pairwise(tokens)]
+        for _, chars in per_word:
+            if len(ids) >= max_length:
+                break  # the rest would be cut off anyway
+            ids += chars
         return ids[:max_length] or [1]
 
     def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None

@@ -96,8 +96,9 @@ class BuiltinClassifier:
     """The shipped model (or any model trained by `schoolwacht model train`)."""
 
     def __init__(self, path: Path = BUILTIN_DIR, *, batch_size: int = 64) -> None:
-        import classifier.model  # noqa: F401  (registers the architecture with transformers)
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        import classifier.model  # noqa: F401  (registers the architecture with transformers)
 
         self.path = path
         self.batch_size = batch_size
@@ -122,9 +123,12 @@ class BuiltinClassifier:
         for start in range(0, len(order), self.batch_size):
             chunk = order[start:start + self.batch_size]
             width = max(len(ids[i]) for i in chunk)
-            input_ids = torch.zeros((len(chunk), width), dtype=torch.long)
+            # Rows copied into one numpy array: a tensor per row (or torch.tensor on nested
+            # lists) cost more than the model itself.
+            padded = np.zeros((len(chunk), width), dtype=np.int64)
             for row, i in enumerate(chunk):
-                input_ids[row, : len(ids[i])] = torch.as_tensor(ids[i])
+                padded[row, : len(ids[i])] = ids[i]
+            input_ids = torch.from_numpy(padded)
             logits = self.model(input_ids=input_ids, attention_mask=(input_ids != 0).long()).logits
             sentiments[chunk] = torch.softmax(logits[:, :3], -1).numpy()
             categories[chunk] = torch.sigmoid(logits[:, 3:]).numpy()
@@ -138,8 +142,17 @@ class BuiltinClassifier:
         return sentiments, combined, hits
 
     # -- explanations -------------------------------------------------------------------
-    def _attributions(self, text: str, category: str, base: float) -> list[Span]:
-        return occlusion_spans(text, category, base, lambda variants: self.model_scores(variants)[1])
+    def _attributions(self, text: str, category: str, base: float,
+                      memo: dict[tuple[str, ...], np.ndarray]) -> list[Span]:
+        """Occlusion spans; `memo` keeps the variants' scores for the post's next category
+        (every category of a post occludes the same variants)."""
+        def category_scores(variants: list[str]) -> np.ndarray:
+            key = tuple(variants)
+            if key not in memo:
+                memo[key] = self.model_scores(variants)[1]
+            return memo[key]
+
+        return occlusion_spans(text, category, base, category_scores)
 
     # -- public -------------------------------------------------------------------------
     def classify(self, texts: Sequence[str]) -> list[ClassificationResult]:
@@ -162,6 +175,7 @@ class BuiltinClassifier:
         all_scores.update({c: round(float(s), 4) for c, s in zip(CATEGORIES, scores, strict=True)})
         categories: list[str] = []
         explanations: dict[str, list[Span]] = {}
+        occluded: dict[tuple[str, ...], np.ndarray] = {}
         if not text.strip():
             sentiment = "neutral"
         elif not is_dutch(language):
@@ -171,7 +185,8 @@ class BuiltinClassifier:
             for category in categories:
                 spans = [Span(h.start, h.end, h.text, "rule", h.rule) for h in hits if h.category == category]
                 if not spans:
-                    spans = self._attributions(text, category, float(scores[CATEGORIES.index(category)]))
+                    spans = self._attributions(text, category, float(scores[CATEGORIES.index(category)]),
+                                               occluded)
                 explanations[category] = spans
             if set(categories) - {"confidential"} and sentiment != "negative":
                 # Insulting or threatening someone is never a positive stance; a leak of

@@ -28,7 +28,8 @@ def classify_pending(settings: Settings, *, classifier: Classifier | None = None
                      limit: int | None = None) -> ClassifyStats:
     """Classify every unclassified post in batches; each batch commits with its cases."""
     classifier = classifier or load_classifier(settings.classifier.model,
-                                               batch_size=settings.classifier.batch_size)
+                                               batch_size=settings.classifier.batch_size,
+                                               allow_download=settings.classifier.allow_download)
     batch = settings.classifier.batch_size * 4
     stats = ClassifyStats()
     engine = make_engine(settings.database.url)

@@ -78,6 +78,8 @@ class MailSettings(_Strict):
 class ClassifierSettings(_Strict):
     model: str = "builtin"
     batch_size: int = Field(default=64, ge=1, le=4096)
+    # A hub id may be fetched from the Hugging Face hub (needs internet); off by default.
+    allow_download: bool = False
 
 
 class CrawlSettings(_Strict):

@@ -36,12 +36,13 @@ DUTCH = "de juf is leuk en de kinderen van groep zes zijn vandaag naar school"
 ENGLISH = "This is a lovely English sentence about the weather and the garden this afternoon"
 
 
-def _tokenizer() -> PreTrainedTokenizerFast:
+def _tokenizer(max_length: int | None = None) -> PreTrainedTokenizerFast:
     backend = Tokenizer(models.WordLevel({w: i for i, w in enumerate(VOCAB)}, unk_token="[UNK]"))
     backend.normalizer = normalizers.Lowercase()
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    limit = {"model_max_length": max_length} if max_length else {}  # unset: transformers' huge sentinel
     return PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]",
-                                   cls_token="[CLS]", sep_token="[SEP]")
+                                   cls_token="[CLS]", sep_token="[SEP]", **limit)
 
 
 def _config(labels: list[str], *, positions: int = 512, marker: str | None = None) -> BertConfig:
@@ -55,7 +56,7 @@ def _config(labels: list[str], *, positions: int = 512, marker: str | None = Non
 
 
 def make_model(path: Path, labels: list[str], bias: list[float], *, positions: int = 512,
-               marker: str | None = None) -> Path:
+               marker: str | None = None, max_length: int | None = None) -> Path:
     """A model whose logits are `bias` for every text (the head's weights are zero)."""
     torch.manual_seed(0)
     model = BertForSequenceClassification(_config(labels, positions=positions, marker=marker))
@@ -63,7 +64,7 @@ def make_model(path: Path, labels: list[str], bias: list[float], *, positions: i
         model.classifier.weight.zero_()
         model.classifier.bias.copy_(torch.tensor(bias))
     model.save_pretrained(path)
-    _tokenizer().save_pretrained(path)
+    _tokenizer(max_length).save_pretrained(path)
     return path
 
 
@@ -152,6 +153,16 @@ def test_sentiment_model(tmp_path: Path, bias: list[float], sentiment: str, seve
     assert result.scores["sentiment:neutral"] == 0.0
     # The model knows no categories: they are all zero and none fires.
     assert all(result.scores[c] == 0.0 for c in CATEGORIES) and result.categories == []
+
+
+def test_sentiment_model_with_anonymous_labels(tmp_path: Path) -> None:
+    make_model(tmp_path, ["LABEL_0", "LABEL_1"], [3.0, 0.0])
+    classifier = HubClassifier(str(tmp_path), adapter=SENTIMENT)
+    assert classifier.adapter.name == "polarity"
+    assert classifier.classify([DUTCH])[0].sentiment == "negative"
+    make_model(tmp_path, ["Negative", "Positive", "Mixed"], [0.0, 0.0, 0.0])
+    with pytest.raises(ConfigError, match="Negative/Positive"):
+        HubClassifier(str(tmp_path), adapter=SENTIMENT)
 
 
 @pytest.mark.parametrize(("labels", "bias", "insult", "negative"), [
@@ -274,6 +285,15 @@ def test_long_text_is_truncated_for_the_model_but_not_for_the_rules(tmp_path: Pa
     assert all(text[s.start:s.end] == s.text for s in spans)
 
 
+@pytest.mark.parametrize(("positions", "tokenizer_limit", "expected"), [(32, None, 32), (32, 16, 16), (16, 32, 16)])
+def test_model_reads_no_more_than_tokenizer_and_positions_allow(tmp_path: Path, positions: int,
+                                                              tokenizer_limit: int | None, expected: int) -> None:
+    make_model(tmp_path, OWN_LABELS, [0.0] * len(OWN_LABELS), positions=positions, max_length=tokenizer_limit)
+    classifier = HubClassifier(str(tmp_path))
+    assert classifier.max_length == expected
+    classifier.classify([" ".join(WORDS * 10)])  # 220 words: runs only if cut to what the model can read
+
+
 def test_model_attributions_explain_a_category_without_rule_hits(trigger_model: Path) -> None:
     classifier = HubClassifier(str(trigger_model))
     text = "de juf zorblax is leuk en wij gaan morgen naar school"
@@ -293,6 +313,7 @@ def test_batches_give_the_same_scores_in_the_same_order(trigger_model: Path) -> 
         assert a.categories == b.categories
         assert a.scores == pytest.approx(b.scores, abs=2e-4)
     assert one[2].categories == [] and one[2].sentiment == "neutral"
+    assert HubClassifier(str(trigger_model)).classify([]) == []
     assert ["threat" in r.categories for r in many] == [True, False, False, True, False]
 
 
