@@ -11,7 +11,8 @@ DUTCH_LIKE = {"nl", "af", "fy", "li"}  # Afrikaans/Frisian/Limburgish: langid's 
 MIN_CONFIDENCE = 0.75
 _DUTCH_WORDS = frozenset(
     # Words that are Dutch and not also common English/German/French words.
-    ["de", "het", "een", "niet", "van", "ik", "je", "jij", "die", "dat", "met", "voor", "zijn", "maar", "wat", "naar", "ook", "nog", "wel", "geen", "heb", "hebben", "kan", "moet", "weer", "juf", "meester", "kinderen", "ouders", "groep", "deze", "onze", "jullie", "echt", "gewoon"]
+    "de het een niet van ik je jij die dat met voor zijn maar wat naar ook nog wel geen "
+    "heb hebben kan moet weer juf meester kinderen ouders groep deze onze jullie echt gewoon ".split()
 )
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 

@@ -97,9 +97,13 @@ class BuiltinClassifier:
 
     def __init__(self, path: Path = BUILTIN_DIR, *, batch_size: int = 64) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
         import classifier.model  # noqa: F401  (registers the architecture with transformers)
 
+        # No progress bars or chatter in CLI output and service logs.
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
         self.path = path
         self.batch_size = batch_size
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)

@@ -50,7 +50,8 @@ def test_classify_pending_opens_and_joins_cases(env_any_db: Env) -> None:
     assert "classified 0 posts" in again.output
     listing = runner.invoke(cli, [*args, "cases", "--json"])
     case = json.loads(listing.output.splitlines()[0])
-    assert case["status"] == "new" and case["severity"] == "urgent" and sorted(case["posts"]) == sorted([threat, insult])
+    assert case["status"] == "new" and case["severity"] == "urgent"
+    assert sorted(case["posts"]) == sorted([threat, insult])
 
 
 def test_classify_jsonl_reports_bad_lines_and_continues(tmp_path: Path) -> None:
