@@ -17,9 +17,14 @@ THREAT_MIN_RECALL = 0.95
 GRID = [round(x, 2) for x in np.arange(0.02, 0.96, 0.01)]
 
 
+# Thresholds whose dev F1 is within this of the best count as equally good; of those the one
+# nearest 0.5 is kept, so that a lucky extreme threshold on a small dev set is not chosen.
+F1_TOLERANCE = 0.01
+
+
 def best_threshold(scores: np.ndarray, gold: np.ndarray, min_recall: float = 0.0) -> float:
-    best, best_f1 = 0.5, -1.0
     positives = gold.sum()
+    candidates: list[tuple[float, float]] = []
     for threshold in GRID:
         predicted = scores >= threshold
         tp = float((predicted & gold).sum())
@@ -28,13 +33,15 @@ def best_threshold(scores: np.ndarray, gold: np.ndarray, min_recall: float = 0.0
             continue
         precision = tp / predicted.sum() if predicted.sum() else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        # Ties go to the middle of the grid, away from the extremes.
-        if f1 > best_f1 + 1e-9 or (abs(f1 - best_f1) <= 1e-9 and abs(threshold - 0.5) < abs(best - 0.5)):
-            best, best_f1 = threshold, f1
-    if best_f1 < 0:
-        # No threshold reaches the recall floor: take the one with the highest recall.
-        return GRID[0]
-    return best
+        candidates.append((threshold, f1))
+    if not candidates:
+        # No threshold reaches the recall floor: keep the highest recall any threshold
+        # reaches, and among those thresholds the best F1.
+        recalls = [float(((scores >= t) & gold).sum()) / positives for t in GRID]
+        return best_threshold(scores, gold, min_recall=max(recalls) - 1e-9)
+    top = max(f1 for _, f1 in candidates)
+    good = [t for t, f1 in candidates if f1 >= top - F1_TOLERANCE]
+    return min(good, key=lambda t: abs(t - 0.5))
 
 
 def calibrate(category_scores: np.ndarray, dev: list[Example]) -> dict[str, float]:

@@ -70,8 +70,13 @@ Severity confusion (rows gold, columns predicted: none, negative, criminal, urge
 
 ## Limits
 Trained on a few thousand posts written for this project; the dev figures are optimistic for
-real traffic (thresholds are tuned on the same dev set). Non-Dutch posts get no categories.
-The model is an aid for the director, not a judgement: every flagged post is reviewed by a person.
+real traffic (thresholds and the sentiment offsets are tuned on the same dev set, and the rule
+lexicons were written with the training posts in view). Non-Dutch posts get no categories.
+Known gaps (see `tests/test_classifier_functional.py`): a bag of n-grams does not model
+negation scope ("ik haat X niet") or counter-speech that repeats the hateful claim, veiled
+threats without a weapon or violent verb are often missed, and the line between neutral and
+negative sentiment is where most sentiment errors are. The model is an aid for the director,
+not a judgement: every flagged post is reviewed by a person.
 """
     path = out_dir / "MODEL_CARD.md"
     path.write_text(text, encoding="utf-8")

@@ -92,6 +92,20 @@ def occlusion_spans(text: str, category: str, base: float,
     return sorted((Span(m.start(), m.end(), m.group(0), "model") for _, m in best), key=lambda s: s.start)
 
 
+# Categories a post can quote without committing them.
+REPORTABLE = ("insult", "discrimination", "threat")
+# Single quotes only where they open and close words: Dutch "'s ochtends", "zo'n" are no quotes.
+_QUOTED = re.compile(r"(?<![\w])'(?![snt]\s)[^'\n]{3,300}?'(?![\w])|\"[^\"\n]{3,300}\"|“[^”\n]{3,300}”|‘[^’\n]{3,300}’|„[^”“\n]{3,300}[”“]")
+
+
+def quoted_ranges(text: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in _QUOTED.finditer(text)]
+
+
+def _inside(span: Span, ranges: list[tuple[int, int]]) -> bool:
+    return any(start <= span.start and span.end <= end for start, end in ranges)
+
+
 class BuiltinClassifier:
     """The shipped model (or any model trained by `schoolwacht model train`)."""
 
@@ -186,11 +200,17 @@ class BuiltinClassifier:
             sentiment = "neutral"  # the model reads Dutch only: no guessing in other languages
         else:
             categories = [c for c, s in zip(CATEGORIES, scores, strict=True) if s >= self.thresholds[c]]
-            for category in categories:
+            quotes = quoted_ranges(text)
+            for category in list(categories):
                 spans = [Span(h.start, h.end, h.text, "rule", h.rule) for h in hits if h.category == category]
                 if not spans:
                     spans = self._attributions(text, category, float(scores[CATEGORIES.index(category)]),
                                                occluded)
+                if category in REPORTABLE and spans and all(_inside(s, quotes) for s in spans):
+                    # Everything that carries the category is inside quotation marks: the post
+                    # reports or condemns someone else's words ("iemand noemde juf X een 'trut'").
+                    categories.remove(category)
+                    continue
                 explanations[category] = spans
             if set(categories) - {"confidential"} and sentiment != "negative":
                 # Insulting or threatening someone is never a positive stance; a leak of

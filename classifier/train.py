@@ -38,7 +38,9 @@ class TrainParams:
     embedding_dim: int = 64
     hidden_dim: int = 128
     dropout: float = 0.2
-    feature_dropout: float = 0.1
+    feature_dropout: float = 0.2
+    # Positive-class weight = (negatives / positives) ** power: rarer categories weigh more.
+    pos_weight_power: float = 0.75
 
 
 def _targets(examples: list[Example]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -80,7 +82,7 @@ def train_model(examples: list[Example], params: TrainParams
     ids = encode_all(tokenizer, [e.text for e in examples])
     sentiment, categories = _targets(examples)
     positives = categories.sum(0)
-    pos_weight = ((len(examples) - positives) / positives.clamp(min=1.0)).sqrt()
+    pos_weight = ((len(examples) - positives) / positives.clamp(min=1.0)) ** params.pos_weight_power
     bce = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
     ce = nn.CrossEntropyLoss()
     # Sparse updates touch only the n-grams of a batch: 20x faster than dense Adam here.

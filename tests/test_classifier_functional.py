@@ -20,11 +20,13 @@ CASES = [json.loads(line) for line in
 PER_FUNCTIONALITY = 0.75
 OVERALL = 0.80
 # Known gaps of the builtin model (see the model card): a bag of n-grams does not represent
-# negation scope or who is being condemned, and too few training posts insult women as a group.
+# negation scope or who is being condemned.
 KNOWN_GAPS = {
     "negation": "negation scope ('ik haat X niet') is not modelled",
     "counter_speech": "condemning hate reuses the vocabulary of hate",
-    "group_hate_sex": "too little training data on sexist group insults",
+    # The threat threshold is set low for recall; intimidating doxing ("bel hem maar plat")
+    # then often also counts as a threat: urgent instead of criminal.
+    "doxing_data": "intimidating doxing is also flagged as threat",
 }
 
 
