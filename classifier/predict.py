@@ -95,7 +95,10 @@ def occlusion_spans(text: str, category: str, base: float,
 # Categories a post can quote without committing them.
 REPORTABLE = ("insult", "discrimination", "threat")
 # Single quotes only where they open and close words: Dutch "'s ochtends", "zo'n" are no quotes.
-_QUOTED = re.compile(r"(?<![\w])'(?![snt]\s)[^'\n]{3,300}?'(?![\w])|\"[^\"\n]{3,300}\"|“[^”\n]{3,300}”|‘[^’\n]{3,300}’|„[^”“\n]{3,300}[”“]")
+_QUOTED = re.compile(
+    r"(?<![\w])'(?![snt]\s)[^'\n]{3,300}?'(?![\w])"
+    r'|"[^"\n]{3,300}"|“[^”\n]{3,300}”|‘[^’\n]{3,300}’|„[^”“\n]{3,300}[”“]'
+)
 
 
 def quoted_ranges(text: str) -> list[tuple[int, int]]:
