@@ -9,6 +9,7 @@ import logging
 import re
 import time
 import xml.sax
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -148,3 +149,12 @@ class HighWater:
 
 
 __all__ = ["HighWater", "entry_times", "load_feed", "text_of"]
+
+
+def fresh_entries(entries: Any, mark: HighWater) -> Iterator[tuple[Any, datetime | None]]:
+    """Entries newer than the stored mark, with their creation time; moves the mark along."""
+    for entry in entries:
+        created, changed = entry_times(entry)
+        mark.see(changed)
+        if not mark.is_old(changed):
+            yield entry, created

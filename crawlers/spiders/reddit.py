@@ -23,7 +23,7 @@ from scrapy.http import Response
 
 from crawlers.items import PostItem, RawCapture
 from crawlers.spiders.base import SourceSpider
-from crawlers.spiders.feeds import HighWater, entry_times, load_feed, text_of
+from crawlers.spiders.feeds import HighWater, fresh_entries, load_feed, text_of
 from crawlers.text import html_to_text
 from store.config import RedditSource
 
@@ -85,11 +85,7 @@ class RedditSpider(SourceSpider):
         capture = self.capture(response)
         key = f"r/{subreddit}"
         mark = HighWater.from_state(self.state, key)
-        for entry in parsed.entries:
-            created, changed = entry_times(entry)
-            mark.see(changed)
-            if mark.is_old(changed):
-                continue
+        for entry, created in fresh_entries(parsed.entries, mark):
             item = self.parse_entry(entry, capture)
             if item is not None:
                 item.created_at = created

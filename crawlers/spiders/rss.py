@@ -16,7 +16,7 @@ from scrapy.http import Response
 
 from crawlers.items import PostItem, RawCapture
 from crawlers.spiders.base import SourceSpider
-from crawlers.spiders.feeds import HighWater, entry_times, load_feed, text_of
+from crawlers.spiders.feeds import HighWater, fresh_entries, load_feed, text_of
 from store.config import RssSource
 
 
@@ -70,11 +70,7 @@ class RssSpider(SourceSpider):
         capture = self.capture(response)
         key = f"feed:{feed_url}"
         mark = HighWater.from_state(self.state, key)
-        for entry in parsed.entries:
-            created, changed = entry_times(entry)
-            mark.see(changed)
-            if mark.is_old(changed):
-                continue
+        for entry, created in fresh_entries(parsed.entries, mark):
             item = self.parse_entry(entry, parsed.feed, feed_url, capture)
             if item is not None:
                 item.created_at = created
