@@ -67,21 +67,6 @@ def calibrate_sentiment(sentiment_probs: np.ndarray, dev: list[Example]) -> dict
     return {"negative": 0.0, "neutral": round(best[1], 2), "positive": round(best[2], 2)}
 
 
-def decide(sentiment_probs: np.ndarray, category_scores: np.ndarray,
-           thresholds: dict[str, float]) -> tuple[list[str], list[list[str]]]:
-    sentiments = [SENTIMENTS[int(i)] for i in sentiment_probs.argmax(1)]
-    categories = [[c for j, c in enumerate(CATEGORIES) if row[j] >= thresholds[c]]
-                  for row in category_scores]
-    return sentiments, categories
-
-
-def dev_report(sentiment_probs: np.ndarray, category_scores: np.ndarray, dev: list[Example],
-               thresholds: dict[str, float]) -> dict[str, Any]:
-    sentiments, categories = decide(sentiment_probs, category_scores, thresholds)
-    return evaluate([e.sentiment for e in dev], [e.categories for e in dev], sentiments,
-                    categories)
-
-
 def calibrate_and_report(model: Any, tokenizer: Any, dev: list[Example], out_dir: Path,
                          **info: Any) -> dict[str, Any]:
     """Save the model, calibrate its thresholds on dev (model + rules), write card and figures."""

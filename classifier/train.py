@@ -8,7 +8,6 @@ together with a model card that reports the dev figures.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import random
 import time
@@ -113,21 +112,6 @@ def train_model(examples: list[Example], params: TrainParams
     return model, tokenizer
 
 
-@torch.no_grad()
-def predict_scores(model: NgramForSequenceClassification, tokenizer: NgramTokenizer,
-                   texts: list[str], batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Sentiment probabilities [n, 3] and category probabilities [n, 7]."""
-    ids = encode_all(tokenizer, texts)
-    sentiments, categories = [], []
-    for start in range(0, len(ids), batch_size):
-        input_ids, mask = _batch(ids, list(range(start, min(start + batch_size, len(ids)))), 0.0,
-                                 random.Random(0))
-        logits = model(input_ids=input_ids, attention_mask=mask).logits
-        sentiments.append(torch.softmax(logits[:, :3], -1).numpy())
-        categories.append(torch.sigmoid(logits[:, 3:]).numpy())
-    return np.concatenate(sentiments), np.concatenate(categories)
-
-
 def main_train(out_dir: Path, params: TrainParams | None = None) -> dict[str, object]:
     from classifier.calibrate import calibrate_and_report
 
@@ -143,8 +127,3 @@ def main_train(out_dir: Path, params: TrainParams | None = None) -> dict[str, ob
                                 params_hash=params_hash, data_sha256=data_hash(files),
                                 files=[f.name for f in files], n_train=len(train), n_dev=len(dev),
                                 train_seconds=round(elapsed, 1))
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO)
-    print(json.dumps(main_train(Path("/tmp/model-out")), indent=1)[:3000])
