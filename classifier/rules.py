@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from classifier import rules_lexicon as lex
+from classifier.rules_veiled import MILD, VEILED_PHRASES
 from classifier.rules_view import (
     Anchored,
     Scanner,
@@ -56,7 +57,7 @@ def _cue(source: str) -> Anchored:
 
 _CUES = {"news": _cue(lex.NEWS), "reported": _cue(lex.REPORTED), "condemn": _cue(lex.CONDEMN),
          "counter": _cue(lex.COUNTER), "intimidate": _cue(lex.INTIMIDATE), "public": _cue(lex.PUBLIC),
-         "harmless": _cue(lex.HARMLESS_NEAR)}
+         "harmless": _cue(lex.HARMLESS_NEAR), "mild": _cue(MILD)}
 _QUOTES = (re.compile(r'"[^"\n]{1,300}"'), re.compile(r"'(?<!\w')[^'\n]{1,200}'(?!\w)"))
 
 
@@ -220,7 +221,8 @@ def _group_predicates(ctx: _Context, groups: list[tuple[int, int]], threats: lis
 
 
 # -- threat ----------------------------------------------------------------------------------------
-_THREATS = [(rule, strength, needs, Anchored(source)) for rule, strength, needs, source in lex.THREAT_PHRASES]
+_THREATS = [(rule, strength, needs, Anchored(source))
+            for rule, strength, needs, source in lex.THREAT_PHRASES + VEILED_PHRASES]
 _TARGET = re.compile(lex.TARGET)
 _ACTOR = re.compile(r"\b(?:ik|we|wij|k|kzweer|kzeg|je|jij|jullie)\b")
 _NEGATED = re.compile(r"\b(?:niet|geen|nooit|niemand|niks|niets)\s+(?:\S+\s+)?$")
@@ -246,6 +248,8 @@ def _threats(ctx: _Context) -> Iterator[RuleHit]:
             if _NEGATED.search(before) or _NEGATED_INSIDE.search(m.group()) or _SELF_OBJECT.search(before):
                 continue  # "ik ga niemand iets aandoen", "mijn moeder gaat me vermoorden"
             actor, target = reach(text, a, b, _ACTOR), reach(text, a, b, _TARGET)
+            if strength < 0.8 and ctx.cue("mild", *ctx.deob.span(a, b), 80, 80):
+                continue  # "kijk maar uit, het is glad", "je gaat spijt krijgen: gratis koffie en cake"
             if {"any": actor or target, "actor": actor, "target": target, "both": actor and target}[needs] \
                     and _threat_ok(ctx, a, b):
                 yield ctx.hit(a, b, "threat", rule, strength if actor else strength - 0.1)

@@ -121,7 +121,9 @@ NEGATORS = word_set("niet geen nooit niemand niks niets")
 # Contexts in which "ik maak je af" or a knife is harmless.
 HARMLESS_NEAR = (r"fifa|potje|spel(?:letje)?|game|gamen|schaak\w*|schaakbord|fortnite|minecraft|ranked|"
                  r"wedstrijd|finale|quiz|kook\w*|keuken|snijden|groente\w*|taart|recept|fruit|brood|"
-                 r"pokemon\w*|brandoefening|oefening|ballon\w*|springkussen|luchtbed|sinterklaas|pakjes|toneel\w*|musical")
+                 r"bekerfinale|kwartfinale|padel\w*|trefbal\w*|toernooi|inmaken|pokemon\w*|brandoefening|oefening|ballon\w*|"
+                 r"springkussen|luchtbed|sinterklaas|pakjes|toneel\w*|musical|lichtshow|lampion\w*|"
+                 r"in\s+ons\s+hart|love\s+(?:u|you|je)|bedankt\s+voor")
 
 # -- shared context cues ------------------------------------------------------------------------
 # News and reports about a threat are not a threat.
@@ -214,7 +216,7 @@ THREAT_PHRASES = (
                                  r"\bbanden\s+lek\b"),
     ("kill_verb", 0.65, "both", r"\blesje\s+(?:gaan\s+)?leren\b|\bkom\w*\s+(?:\S+\s+)?afrekenen\b|"
                                 r"\bopwachten\b|\bgaan\s+boeten\b|\bmoet(?:en)?\s+(?:maar\s+)?(?:goed\s+)?oppassen\b|"
-                                r"\bspijt\s+krijgen|krijgt\s+spijt|\b(?:hoop|hopen)\s+dat\s+ik\s+(?:\S+\s+){0,2}niet\s+"
+                                r"\bkrijgt\s+spijt|\b(?:hoop|hopen)\s+dat\s+ik\s+(?:\S+\s+){0,2}niet\s+"
                                 r"tegenkom"),
     ("ik_kom_je", 0.85, "any", r"\b(?:ik|we)\s+(?:kom|komen)\s+(?:je|jou|jullie|hem|haar|u)\s+(?:\S+\s+){0,3}?(?:halen|"
                                r"pakken|opzoeken|vinden|opwachten|afmaken|vermoorden|straffen)\b|\b(?:ik|we)\s+(?:pak|"

@@ -172,6 +172,53 @@ def test_no_threat_in_news_condemnation_negation_or_harmless_use(text: str) -> N
     assert of(text, "threat") == []
 
 
+@pytest.mark.parametrize(("text", "span"), [
+    ("juf Karin, jij hebt de langste tijd gehad op die school", "hebt de langste tijd gehad"),
+    ("Mooi gezin heb je meester. Zou zonde zijn als je kinderen iets overkwam.",
+     "Zou zonde zijn als je kinderen iets overkwam"),
+    ("ongelukjes gebeuren zomaar he meester", "ongelukjes gebeuren"),
+    ("die conciërge moet maar hopen dat ik hem niet zie", "moet maar hopen dat"),
+    ("Kijk maar goed uit als je vanavond naar je auto loopt, juf.", "Kijk maar goed uit"),
+    ("De directeur is niet veilig meer op straat hier.", "niet veilig meer op straat"),
+    ("we weten waar jullie wonen, leraren van groep 7", "we weten waar jullie wonen"),
+    ("ik weet hoe laat je klaar bent juf", "ik weet hoe laat je klaar bent"),
+    ("Donderdag staan we bij je huis met tien man, meester.", "staan we bij je huis met tien man"),
+    ("als de school die meester laat blijven regelen we het zelf", "regelen we het zelf"),
+    ("zaterdag bij de poort, we nemen wat mee voor die juf", "we nemen wat mee"),
+    ("dood aan alle juffen van die school", "dood aan alle juffen"),
+    ("binnenkort staat die school in lichterlaaie", "in lichterlaaie"),
+    ("Als hij haar nog één keer uitlacht, ik pak hem aan met mijn vuisten", "met mijn vuisten"),
+    ("jij gaat hier nog spijt van krijgen juf", "gaat hier nog spijt van krijgen"),
+    ("Ik zou maar ontslag nemen voordat er iets gebeurt, meester.", "zou maar ontslag nemen voordat er iets gebeurt"),
+    ("ik wacht op het juiste moment, meester Koen", "wacht op het juiste moment"),
+    ("als die juf mijn zoon nog één keer straf geeft dan sla ik haar", "dan sla ik haar"),
+    ("juf Els en haar collega's moeten allemaal afgemaakt worden", "moeten allemaal afgemaakt worden"),
+])
+def test_veiled_threats_are_found_with_their_span(text: str, span: str) -> None:
+    hit = next(h for h in of(text, "threat") if h.text == span)
+    assert 0.5 <= hit.strength <= 0.8
+    assert text[hit.start:hit.end] == span
+
+
+@pytest.mark.parametrize("text", [
+    "Kijk maar goed uit, het schoolplein is spiegelglad vanochtend!",
+    "Je gaat spijt krijgen dat je de musical mist, juf: het was prachtig.",
+    "Graag het kapotte hek repareren voordat er iets gebeurt met de kinderen.",
+    "We nemen wat mee voor de juf: bloemen en een cadeaubon.",
+    "Zou zonde zijn als je de voorstelling mist, meester!",
+    "Ik regel het wel met de juf, de traktatie komt morgen.",
+    "We staan met tien man bij de kraam op de braderie, kom je ook?",
+    "Ongelukjes gebeuren, de juf heeft altijd reservekleding voor de kleuters.",
+    "Wacht maar tot na schooltijd met het kadootje voor juf, dan is het een verrassing.",
+    "De schuur stond in lichterlaaie, meldt de brandweer.",
+    "De politie onderzoekt een dreigbericht: 'we weten waar jullie wonen'.",
+    "Trefbaltoernooi tegen de juffen, we gaan ze afslachten!",
+    "Ik weet niet waar je woont, stuur je adres even voor de kaart?",
+])
+def test_veiled_near_misses_are_no_threat(text: str) -> None:
+    assert [h for h in of(text, "threat") if h.strength >= 0.5] == []
+
+
 # -- insult -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("text", "span"), [
     ("die juf is een vuile trut", "vuile trut"),
