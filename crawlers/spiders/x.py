@@ -24,7 +24,6 @@ TWEET_FIELDS = "created_at,lang,author_id,conversation_id"
 USER_FIELDS = "username,name"
 
 
-
 class XSpider(SourceSpider):
     kind = "x"
     platform = "x"
