@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from classifier import rules_lexicon as lex
-from classifier.rules_veiled import MILD, VEILED_PHRASES
+from classifier.rules_veiled import EMOJI_THREATS, MILD, VEILED_PHRASES
 from classifier.rules_view import (
     Anchored,
     Scanner,
@@ -226,11 +226,13 @@ _THREATS = [(rule, strength, needs, Anchored(source))
 _TARGET = re.compile(lex.TARGET)
 _ACTOR = re.compile(r"\b(?:ik|we|wij|k|kzweer|kzeg|je|jij|jullie)\b")
 _NEGATED = re.compile(r"\b(?:niet|geen|nooit|niemand|niks|niets)\s+(?:\S+\s+)?$")
-_NEGATED_INSIDE = re.compile(r"\b(?:niemand|niks|niets|geen)\b")
+# "geen gesprek maar een kogel" is contrast, not negation
+_NEGATED_INSIDE = re.compile(r"\b(?:niemand|niks|niets|geen)\b(?!\s+(?:\S+\s+){0,2}?maar\b)")
 _SELF_OBJECT = re.compile(r"\b(?:me|mij|ons)\s+(?:\S+\s+)?$")
 _WEAPON = Anchored(r"\b(?:" + "|".join(sorted(lex.WEAPONS, key=len, reverse=True)) + r")\b")
 _MEE = re.compile(r"(?:\s+\S+){0,2}?\s+mee\b")
 _EMOJI = re.compile("[" + lex.WEAPON_EMOJI + "]+")
+_EMOJI_THREATS = [(rule, strength, needs, re.compile(source)) for rule, strength, needs, source in EMOJI_THREATS]
 _FUTURE = re.compile(r"\b(?:morgen|vanavond|straks|binnenkort|ligt|gaat|komt|moet|wie\s+doet\s+mee)\b")
 
 
@@ -266,6 +268,12 @@ def _threats(ctx: _Context) -> Iterator[RuleHit]:
             yield ctx.hit(first, b, "threat", "weapon", 0.9)  # "ik kom morgen met een mes"
         elif reach(text, a, b, _TARGET, 40) and _FUTURE.search(text, max(0, a - 60), b + 40):
             yield ctx.hit(a, b, "threat", "weapon", 0.7)
+    for rule, strength, needs, pattern in _EMOJI_THREATS:
+        for m in pattern.finditer(text):
+            a, b = m.span()
+            actor, target = reach(text, a, b, _ACTOR), reach(text, a, b, _TARGET)
+            if {"any": actor or target, "target": target}[needs] and _threat_ok(ctx, a, b):
+                yield ctx.hit(a, b, "threat", rule, strength if actor else strength - 0.1)
     for m in _EMOJI.finditer(text):  # 🔪🔫💣 next to a person or the school
         a, b = m.span()
         if reach(text, a, b, _TARGET) and _threat_ok(ctx, a, b):

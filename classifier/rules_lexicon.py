@@ -236,7 +236,10 @@ THREAT_PHRASES = (
 TARGET = (r"\b(?:school|schooltje|gebouw|lokaal|lerarenkamer|gymzaal|directiekamer|klas|plein|schoolplein|hij|ze|zij|"
           r"pleinwacht|bestuur|bestuurder|bestuurders|voorzitter|gymleraar|ib'er|vader|moeder|joch|inspecteur|"
           r"juf|meester|directeur|directrice|leraar|lerares|leerkracht|conciërge|concierge|invaller|jullie|je|jou|"
-          r"jij|hem|haar|u|ouderavond|afscheidsavond|feest|verkruisen|fusieschool|auto)\b|@\w")
+          r"jij|hem|haar|u|ouderavond|afscheidsavond|feest|verkruisen|fusieschool|auto|"
+          # plurals and other people and places of a school community
+          r"leraren|leerkrachten|juffen|juffie|juffies|meesters|directeuren|stagiair\w*|overblijf\w*|"
+          r"onderwijsassistent\w*|administratie|mr|leerlingen|kinderen|ouders|moskee|synagoge|kerk|gezin\w*)\b|@\w")
 HARASS_PHRASES = (
     ("persist", 0.65, r"\b(?:ik|we)\s+(?:blijf|blijven)\s+(?:\S+\s+){0,10}?(?:appen|bellen|taggen|tag|mailen|volgen|"
                       r"sturen|reageren|komen|staan|spammen|dm'?en|posten|aanspreken|lastigvallen|opzoeken|zitten|"
