@@ -1,0 +1,21 @@
+"""E-mail to the director: the outbox (`alerts.outbox`), immediate alerts (`alerts.notify`) and
+the weekly digest. Mails are Dutch; times are shown in the school's zone."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+DEFAULT_ZONE = "Europe/Amsterdam"
+_DAYS = ("ma", "di", "wo", "do", "vr", "za", "zo")
+_MONTHS = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
+
+
+def dutch_time(moment: datetime, zone: str = DEFAULT_ZONE) -> str:
+    """`moment` in the school's zone, the way people read it: "ma 23 nov 2026 14:05"."""
+    local = moment.astimezone(ZoneInfo(zone or DEFAULT_ZONE))
+    return (f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year} "
+            f"{local:%H:%M}")
+
+
+__all__ = ["DEFAULT_ZONE", "dutch_time"]

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from alerts.notify import queue_alerts
 from classifier import Classifier, load_classifier
 from store.cases import open_or_join_case
 from store.classifications import add_classification, pending_posts
@@ -22,6 +23,7 @@ class ClassifyStats:
     classified: int = 0
     by_severity: dict[str, int] = field(default_factory=dict)
     cases_touched: set[int] = field(default_factory=set)
+    alerts_queued: int = 0
 
 
 def classify_pending(settings: Settings, *, classifier: Classifier | None = None,
@@ -54,6 +56,10 @@ def classify_pending(settings: Settings, *, classifier: Classifier | None = None
                     case = open_or_join_case(session, post=post, classification=row)
                     if case is not None:
                         stats.cases_touched.add(case.id)  # type: ignore[arg-type]
+                        # Queued in the same transaction as the classification: a crash
+                        # cannot leave a flagged post without its alert, or alert it twice.
+                        stats.alerts_queued += queue_alerts(session, settings, post=post,
+                                                            classification=row, case=case)
                     stats.by_severity[result.severity] = stats.by_severity.get(result.severity, 0) + 1
                 stats.classified += len(posts)
             logger.info("classified %d posts", stats.classified)

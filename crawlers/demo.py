@@ -227,7 +227,8 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def demo_config(workdir: Path, server_url: str) -> dict[str, Any]:
+def demo_config(workdir: Path, server_url: str, *, mail_port: int = 8025, dashboard_port: int = 8000
+                ) -> dict[str, Any]:
     """A complete config (the TOML structure of store/config.py) for the demo installation."""
     school = {"name": SCHOOL, "aliases": ["BM Verkruisen", "Verkruisen", "fusieschool Muntendam"],
               "watch_names": [], "exclude": ["Verkruisen Transport"],
@@ -235,7 +236,11 @@ def demo_config(workdir: Path, server_url: str) -> dict[str, Any]:
     return {
         "database": {"url": f"sqlite:///{(workdir / 'schoolwacht-demo.db').as_posix()}"},
         "storage": {"dir": str(workdir / "schoolwacht-data")},
-        "mail": {"host": "127.0.0.1", "port": 8025, "sender": "schoolwacht@verkruisen.example",
+        "dashboard": {"host": "127.0.0.1", "port": dashboard_port},
+        # Lively for a newcomer: new posts are classified and mailed within seconds.
+        "schedule": {"classify_every_seconds": 10, "outbox_every_seconds": 10},
+        # The demo catches its own mail (alerts.mailcatcher): files in the demo directory.
+        "mail": {"host": "127.0.0.1", "port": mail_port, "sender": "schoolwacht@verkruisen.example",
                  "director": ["directeur@verkruisen.example"]},
         "schools": [school],
         "sources": [

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,25 +22,45 @@ class CrawlResult:
 
 
 def run_crawl_process(settings: Settings, name: str, *, timeout: float | None = None,
-                      cwd: Path | None = None) -> CrawlResult:
-    """Crawl one source in a child process; a hang is killed and recorded as the error."""
+                      cwd: Path | None = None, stop: threading.Event | None = None) -> CrawlResult:
+    """Crawl one source in a child process; a hang is killed and recorded as the error.
+
+    When `stop` is set (the service shuts down) the child gets SIGTERM, then SIGKILL: what it
+    stored stays stored, and its cursor only moves after its posts are in (crawlers.run).
+    """
     if settings.config_file is None:
         raise ValueError("a crawl subprocess needs settings loaded from a config file")
     command = [sys.executable, "-m", "crawlers.run", name, "--config", str(settings.config_file)]
     limit = timeout if timeout is not None else settings.crawl.process_timeout_seconds
-    try:
-        completed = subprocess.run(command, capture_output=True, text=True, timeout=limit,
-                                   cwd=cwd, env=dict(settings.environ), check=False)
-    except subprocess.TimeoutExpired:
-        _record(settings, name, f"crawl afgebroken: duurde langer dan {limit:.0f} s")
-        return CrawlResult(name, -9, "timeout")
-    summary = completed.stdout.strip().splitlines()
-    if completed.returncode not in (0, 1, 2):
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             cwd=cwd, env=dict(settings.environ))
+    deadline = time.monotonic() + limit
+    stopped = False
+    while True:
+        try:
+            stdout, stderr = child.communicate(timeout=0.5)
+            break
+        except subprocess.TimeoutExpired:
+            if stop is not None and stop.is_set() and not stopped:
+                stopped = True
+                child.terminate()
+                deadline = min(deadline, time.monotonic() + 10)
+            elif time.monotonic() >= deadline:
+                child.kill()
+                child.communicate()
+                if stopped:
+                    return CrawlResult(name, -15, "stopped")
+                _record(settings, name, f"crawl afgebroken: duurde langer dan {limit:.0f} s")
+                return CrawlResult(name, -9, "timeout")
+    if stopped:
+        return CrawlResult(name, child.returncode, "stopped")
+    summary = stdout.strip().splitlines()
+    if child.returncode not in (0, 1, 2):
         # Killed or crashed before it could write its own outcome.
-        tail = completed.stderr.strip().splitlines()[-1:] or [f"exit {completed.returncode}"]
+        tail = stderr.strip().splitlines()[-1:] or [f"exit {child.returncode}"]
         _record(settings, name, f"crawlproces faalde: {tail[0][:300]}")
-    output = summary[-1] if summary else completed.stderr.strip()[-300:]
-    return CrawlResult(name, completed.returncode, output)
+    output = summary[-1] if summary else stderr.strip()[-300:]
+    return CrawlResult(name, child.returncode, output)
 
 
 def _record(settings: Settings, name: str, error: str) -> None:

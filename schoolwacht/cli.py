@@ -237,6 +237,83 @@ def cases(settings: Settings, as_json: bool) -> None:
                        f"{','.join(case.categories) or '-':<30} posts {case.posts}")
 
 
+@cli.command()
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the digest as one self-contained HTML file.")
+@click.option("--send", is_flag=True, help="Queue the digest for the directors and send the outbox.")
+@with_settings
+def digest(settings: Settings, html_file: Path | None, send: bool) -> None:
+    """The weekly digest of last week; printed as text unless --html or --send is given."""
+    from alerts.digest import build_digest, queue_digest
+    from store.db import make_engine, session_scope
+    from store.setup import prepare
+
+    prepare(settings)
+    engine = make_engine(settings.database.url)
+    try:
+        with session_scope(engine) as session:
+            result = build_digest(session, settings)
+            queued = queue_digest(session, settings, digest=result) if send else 0
+    finally:
+        engine.dispose()
+    if html_file is not None:
+        html_file.write_text(result.html_file, encoding="utf-8")
+        click.echo(f"digest {result.week_label} written to {html_file}")
+    if send:
+        from alerts.outbox import flush
+
+        if not settings.mail.director:
+            raise SchoolwachtError("no director address in [mail] director: digest not queued")
+        report = flush(settings)
+        click.echo(f"digest {result.week_label}: {queued} new mails queued, {report.sent} mails sent")
+        if report.config_error or report.error:
+            raise SchoolwachtError(f"mail not sent yet (stays in the outbox): "
+                                   f"{report.config_error or report.error}")
+    if html_file is None and not send:
+        click.echo(result.text, nl=False)
+
+
+@cli.group()
+def alerts() -> None:
+    """E-mail alerts: the outbox of mails to the director."""
+
+
+@alerts.command("flush")
+@with_settings
+def alerts_flush(settings: Settings) -> None:
+    """Send the mails that are due now (exit 0 also when the mail server is down: they wait)."""
+    from alerts.outbox import flush, outbox_status, status_lines
+    from store.setup import prepare
+
+    prepare(settings)
+    report = flush(settings)
+    if report.busy:
+        click.echo("een ander Schoolwacht-proces verstuurt de mail al; niets gedaan")
+    click.echo(f"verzonden {report.sent}, opnieuw te proberen {report.retried}, mislukt {report.failed}")
+    for line in status_lines(outbox_status(settings)):
+        click.echo(line)
+    if report.config_error:
+        raise SchoolwachtError(report.config_error)
+
+
+@alerts.command("status")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@with_settings
+def alerts_status(settings: Settings, as_json: bool) -> None:
+    """Mails waiting, sent and failed, the oldest waiting mail and the last error."""
+    from alerts.outbox import outbox_status, status_lines
+    from store.setup import prepare
+
+    prepare(settings)
+    status = outbox_status(settings)
+    if as_json:
+        click.echo(json.dumps({k: v.isoformat() if isinstance(v, datetime) else v for k, v in status.items()},
+                              ensure_ascii=False))
+        return
+    for line in status_lines(status):
+        click.echo(line)
+
+
 @cli.group()
 def model() -> None:
     """Train and evaluate the Dutch classifier."""
@@ -283,38 +360,74 @@ def model_eval(data_file: Path, model_name: str, as_json: bool) -> None:
               help="Dashboard port (overrides [dashboard] port).")
 @click.pass_context
 def run(ctx: click.Context, demo: bool, demo_dir: Path, port: int | None) -> None:
-    """Run the service: scheduled crawls and the dashboard, until SIGTERM or Ctrl-C."""
+    """Run the service: the scheduler (crawls, classification, mail, digest) and the dashboard,
+    until SIGTERM or Ctrl-C."""
     import logging
+    import threading
+
+    from dashboard.placeholder import serve_placeholder
+    from scheduler import install_signal_handlers, run_service
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    stoppers: list[Any] = []
+    if demo:
+        settings = _start_demo(demo_dir, port, stoppers)
+    else:
+        settings = _settings(ctx)
+        if port is not None:
+            dashboard = settings.dashboard.model_copy(update={"port": port})
+            settings = settings.model_copy(update={"dashboard": dashboard})
+    try:
+        try:
+            stoppers.append(serve_placeholder(settings).shutdown)
+        except OSError as exc:
+            raise SchoolwachtError(f"cannot listen on {settings.dashboard.host}:"
+                                   f"{settings.dashboard.port}: {exc.strerror}") from None
+        click.echo(f"Dashboard: http://{settings.dashboard.host}:{settings.dashboard.port}/")
+        run_service(settings, stop=stop)
+    finally:
+        for stopper in reversed(stoppers):
+            stopper()
+
+
+def _start_demo(demo_dir: Path, port: int | None, stoppers: list[Any]) -> Any:
+    """The demo installation: sample posts on a local server, a local mail catcher, a login."""
+    import secrets
 
     import tomli_w
 
-    from dashboard.placeholder import serve_placeholder
-    from scheduler import run_service
+    from alerts.mailcatcher import MailCatcher
+    from crawlers.demo import DemoServer, demo_config
+    from store.db import make_engine, session_scope
+    from store.setup import prepare
+    from store.users import set_user
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    if demo:
-        from crawlers.demo import DemoServer, demo_config
-
-        server = DemoServer()
-        server.start()
-        demo_dir.mkdir(parents=True, exist_ok=True)
-        config_file = demo_dir / "schoolwacht.toml"
-        config_file.write_text(tomli_w.dumps(demo_config(demo_dir.resolve(), server.url)),
-                               encoding="utf-8")
-        settings = load_settings(config_file)
-        click.echo(f"Demo-bron met voorbeeldberichten: {server.url} (config: {config_file})")
-    else:
-        settings = _settings(ctx)
-    if port is not None:
-        dashboard = settings.dashboard.model_copy(update={"port": port})
-        settings = settings.model_copy(update={"dashboard": dashboard})
+    server = DemoServer()
+    server.start()
+    stoppers.append(server.stop)
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    mailbox = MailCatcher(demo_dir.resolve() / "mail")
+    mailbox.start()
+    stoppers.append(mailbox.stop)
+    config_file = demo_dir / "schoolwacht.toml"
+    config = demo_config(demo_dir.resolve(), server.url, mail_port=mailbox.port, dashboard_port=port or 8000)
+    config_file.write_text(tomli_w.dumps(config), encoding="utf-8")
+    settings = load_settings(config_file)
+    prepare(settings)
+    password = secrets.token_urlsafe(9)
+    engine = make_engine(settings.database.url)
     try:
-        serve_placeholder(settings)
-    except OSError as exc:
-        raise SchoolwachtError(f"cannot listen on {settings.dashboard.host}:"
-                               f"{settings.dashboard.port}: {exc.strerror}") from None
-    click.echo(f"Dashboard: http://{settings.dashboard.host}:{settings.dashboard.port}/")
-    run_service(settings)
+        with session_scope(engine) as session:
+            set_user(session, email=settings.mail.director[0], role="director", password=password,
+                     name="Directeur (demo)")
+    finally:
+        engine.dispose()
+    click.echo(f"Demo-bron met voorbeeldberichten: {server.url} (config: {config_file})")
+    click.echo(f"Demo-login: {settings.mail.director[0]} / {password}")
+    click.echo(f"E-mail van de demo (meldingen, weekoverzicht): {mailbox.directory}")
+    return settings
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -93,6 +94,49 @@ class CrawlSettings(_Strict):
     max_retry_after_seconds: float = Field(default=300, ge=0)
     max_pages: int = Field(default=500, ge=1)  # per crawl and endpoint; a first crawl stops here
     process_timeout_seconds: float = Field(default=900, gt=0)
+
+
+_CLOCK = r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$"
+_WEEKDAYS = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class ScheduleSettings(_Strict):
+    """When the scheduler runs its jobs (crawls run on each source's own interval)."""
+
+    timezone: str = "Europe/Amsterdam"
+    digest_day: _WEEKDAYS = "mon"
+    digest_time: str = Field(default="07:30", pattern=_CLOCK)
+    classify_every_seconds: int = Field(default=60, ge=5)
+    outbox_every_seconds: int = Field(default=60, ge=5)
+    recheck_time: str = Field(default="03:00", pattern=_CLOCK)  # daily: are flagged posts still online?
+    retention_time: str = Field(default="03:30", pattern=_CLOCK)  # daily: delete what is kept too long
+    # A job holds a lease in the database while it runs, so two `schoolwacht run` processes on one
+    # database never run it twice; a crashed holder's lease expires after this long.
+    lease_seconds: int = Field(default=300, ge=10)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+class RetentionSettings(_Strict):
+    """How long data is kept (AVG: no longer than the school needs it)."""
+
+    # Posts that never became part of a case, with their captures and classifications.
+    unflagged_days: int = Field(default=30, ge=1)
+
+
+class AlertSettings(_Strict):
+    # Severities mailed at once; `negative` waits for the weekly digest.
+    immediate: list[Literal["urgent", "criminal", "negative"]] = Field(default_factory=lambda: ["urgent", "criminal"])
+    max_attempts: int = Field(default=12, ge=1)  # then the mail stays in the outbox as failed
+    retry_base_seconds: float = Field(default=60, ge=1)  # back-off: base * 2**attempts, capped
+    retry_max_seconds: float = Field(default=3600, ge=1)
 
 
 class SchoolSettings(_Strict):
@@ -225,6 +269,9 @@ class Settings(_Strict):
     mail: MailSettings = MailSettings()
     classifier: ClassifierSettings = ClassifierSettings()
     crawl: CrawlSettings = CrawlSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    retention: RetentionSettings = RetentionSettings()
+    alerts: AlertSettings = AlertSettings()
     schools: list[SchoolSettings] = Field(min_length=1)
     sources: list[SourceSettings] = Field(default_factory=list)
 

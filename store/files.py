@@ -42,7 +42,11 @@ def store_blob(storage_dir: Path, data: bytes, *, media_type: str | None = None,
     digest = hashlib.sha256(data).hexdigest()
     relative = f"{folder}/{digest[:2]}/{digest}{extension_for(media_type)}"
     target = storage_dir / relative
-    if not target.exists():
+    try:
+        # Reused: touch it, so retention (which spares recently modified files) cannot delete it
+        # between now and the commit of the capture row that refers to it.
+        os.utime(target)
+    except FileNotFoundError:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:

@@ -94,7 +94,7 @@ class Capture(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     post_id: int = Field(foreign_key="post.id", index=True)
     kind: str = Field(max_length=16)  # raw | html | screenshot
-    path: str = Field(max_length=512)  # relative to the storage dir
+    path: str = Field(max_length=512, index=True)  # relative to the storage dir; indexed for retention
     sha256: str = Field(max_length=64)
     size: int
     media_type: str | None = Field(default=None, max_length=128)
@@ -200,6 +200,12 @@ class Outbox(SQLModel, table=True):
     next_attempt_at: datetime = _when(index=True)
     last_error: str | None = _long_text(nullable=True)
     sent_at: datetime | None = _when(nullable=True, now=False)
+    # Set when max attempts are spent (or the server refuses the recipient for good).
+    failed_at: datetime | None = _when(nullable=True, now=False)
+    # Inline images: [{"cid": ..., "content_type": "image/png", "data": base64}] (the digest chart).
+    attachments: list[dict[str, Any]] = _json_list()
+    post_id: int | None = Field(default=None, foreign_key="post.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
 
 
 class Feedback(SQLModel, table=True):
@@ -228,3 +234,15 @@ __all__ = [
     "Source",
     "User",
 ]
+
+
+class Lease(SQLModel, table=True):
+    """A named lock with an expiry, held by one process while it runs a job (see scheduler.py)."""
+
+    name: str = Field(primary_key=True, max_length=200)
+    holder: str = Field(max_length=200)
+    acquired_at: datetime = _when()
+    expires_at: datetime = _when()
+    # When the job last finished and how: shown by `schoolwacht alerts status` and the dashboard.
+    last_finished_at: datetime | None = _when(nullable=True, now=False)
+    last_error: str | None = _long_text(nullable=True)

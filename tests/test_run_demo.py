@@ -46,8 +46,16 @@ def test_run_demo_crawls_and_serves_then_stops_on_sigterm(tmp_path: Path) -> Non
         assert "&lt;script&gt;" in page or "&lt;img" in page
         assert "<script>" not in page
         assert (tmp_path / "schoolwacht-demo" / "schoolwacht.toml").exists()
+        # Flagged demo posts reach the demo's own mail server as alerts.
+        mail_dir = tmp_path / "schoolwacht-demo" / "mail"
+        while time.monotonic() < deadline + 60 and not list(mail_dir.glob("*.eml")):
+            time.sleep(1)
+        mails = sorted(mail_dir.glob("*.eml"))
+        assert mails, "no alert mail from the demo"
+        assert b"Schoolwacht" in mails[0].read_bytes()
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output[-2000:]
     assert "Dashboard: http://127.0.0.1:" in output
+    assert "Demo-login: directeur@verkruisen.example / " in output

@@ -17,6 +17,12 @@ TEXTS = [
     "Gewoon een post over het weer in Muntendam, niks over school.",
     "De communicatie van #BMVerkruisen is echt waardeloos, alweer geen nieuwsbrief.",
 ]
+# Posts the classifier flags: the scheduler and alert tests need something to alert on.
+THREATS = [
+    "Ik kom morgen met een mes naar het schoolplein van de Verkruisen, meester {i}.",
+    "Die juf van BM Verkruisen is een vuile kankerhoer, post {i}",
+    "Mooie kerstmarkt op de Verkruisen vandaag, groet {i}",
+]
 HOSTILE = [
     '<script>alert("xss")</script> Verkruisen',
     '<img src=x onerror="alert(1)"> BM Verkruisen is top',
@@ -111,7 +117,7 @@ def mastodon(req: Request) -> Reply:
         return Reply.json({"error": "This API requires an authenticated user"}, status=401)
     if "slow" in req.scenario:
         time.sleep(0.3)  # a long crawl that a test can kill halfway
-    texts = HOSTILE if "hostile" in req.scenario else TEXTS
+    texts = HOSTILE if "hostile" in req.scenario else THREATS if "threats" in req.scenario else TEXTS
     if req.path.startswith("/api/v1/timelines/tag/"):
         total = _count(req.scenario, 100)
         return page(req, list(range(1, total + 1)), lambda i: status(i, texts=texts))
