@@ -24,6 +24,7 @@ lint: setup
 	$(BIN)/ruff check .
 
 test: setup
+	bash scripts/system-packages.sh
 	bash scripts/services.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider

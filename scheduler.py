@@ -96,6 +96,12 @@ def crawl_job(source: str) -> None:
     from crawlers.process import run_crawl_process
 
     def work(rt: Runtime) -> str:
+        from store.db import session_scope
+        from store.sources import get_source
+
+        with session_scope(rt.engine) as session:
+            if not get_source(session, name=source).enabled:  # switched off on the dashboard
+                return "skipped: source switched off on the dashboard"
         result = run_crawl_process(rt.settings, source, stop=rt.stop)
         return f"exit {result.returncode}: {result.output}"
 

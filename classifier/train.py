@@ -42,6 +42,9 @@ class TrainParams:
     pos_weight_power: float = 0.75
     # Weight of the sentiment loss against the seven category losses.
     sentiment_weight: float = 1.0
+    # Label smoothing of the sentiment loss: the neutral/negative line is drawn differently by
+    # different annotators, so hard 0/1 targets overfit to the noise.
+    sentiment_smoothing: float = 0.0
     # Networks averaged in the shipped model, member i trained with seed + i.
     members: int = 3
     wide: bool = True
@@ -104,7 +107,7 @@ def _train_network(examples: list[Example], params: TrainParams
     positives = categories.sum(0)
     pos_weight = ((len(examples) - positives) / positives.clamp(min=1.0)) ** params.pos_weight_power
     bce = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
-    ce = nn.CrossEntropyLoss()
+    ce = nn.CrossEntropyLoss(label_smoothing=params.sentiment_smoothing)
     # Sparse updates touch only the n-grams of a batch: 20x faster than dense Adam here.
     sparse_tables = [network.embeddings] + ([network.wide] if network.wide is not None else [])
     for table in sparse_tables:

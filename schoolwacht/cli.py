@@ -315,6 +315,114 @@ def alerts_status(settings: Settings, as_json: bool) -> None:
 
 
 @cli.group()
+def user() -> None:
+    """Dashboard accounts."""
+
+
+@user.command("add")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["admin", "director", "staff"]), required=True)
+@click.option("--name", default="", help="Name shown in the dashboard and the case timeline.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (first line).")
+@with_settings
+def user_add(settings: Settings, email: str, role: str, name: str, password_stdin: bool) -> None:
+    """Create an account, or reset the role, name and password of an existing one."""
+    from store.db import make_engine, session_scope
+    from store.setup import prepare
+    from store.users import set_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Wachtwoord", hide_input=True, confirmation_prompt=True)
+    prepare(settings)
+    engine = make_engine(settings.database.url)
+    try:
+        with session_scope(engine) as session:
+            account = set_user(session, email=email, role=role, password=password, name=name)
+            from store import audit
+
+            audit.record(session, actor="cli", action="user_set", object_type="user", object_id=account.id or "",
+                         detail={"email": account.email, "role": role})
+    finally:
+        engine.dispose()
+    click.echo(f"user {account.email} ({role}) saved")
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """The hash-chained audit log."""
+
+
+@audit_group.command("verify")
+@with_settings
+def audit_verify(settings: Settings) -> None:
+    """Check the audit log's hash chain; exit 1 naming the first entry that does not fit."""
+    from store.audit import verify_chain
+    from store.db import make_engine, session_scope
+    from store.setup import prepare
+
+    prepare(settings)
+    engine = make_engine(settings.database.url)
+    try:
+        with session_scope(engine) as session:
+            report = verify_chain(session)
+    finally:
+        engine.dispose()
+    if not report.ok:
+        raise SchoolwachtError(f"audit log broken at entry {report.first_bad_id}: {report.reason} "
+                               f"({report.entries} entries before it are intact)")
+    click.echo(f"audit log intact: {report.entries} entries")
+
+
+@cli.group()
+def feedback() -> None:
+    """Reviewers' verdicts from the dashboard's review queue (training data)."""
+
+
+@feedback.command("export")
+@click.option("--jsonl", "as_jsonl", is_flag=True, help="JSON Lines in the format of classifier/data (required).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of standard output.")
+@with_settings
+def feedback_export(settings: Settings, as_jsonl: bool, out_file: Path | None) -> None:
+    """Export the latest verdict of every reviewed post as a training example."""
+    from store.db import make_engine, session_scope
+    from store.feedback import export_jsonl
+    from store.setup import prepare
+
+    if not as_jsonl:
+        raise click.UsageError("choose the format: --jsonl")
+    prepare(settings)
+    engine = make_engine(settings.database.url)
+    try:
+        with session_scope(engine) as session:
+            if out_file is None:
+                export_jsonl(session, sys.stdout, target="-")
+                return
+            with out_file.open("w", encoding="utf-8", newline="\n") as stream:
+                count = export_jsonl(session, stream, target=str(out_file))
+    finally:
+        engine.dispose()
+    click.echo(f"{count} training examples written to {out_file}", err=True)
+
+
+@cli.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Overrides [dashboard] port.")
+@with_settings
+def serve(settings: Settings, port: int | None) -> None:
+    """Run the dashboard only (no scheduler), until Ctrl-C."""
+    import uvicorn
+
+    from dashboard.app import create_app
+    from store.setup import prepare
+
+    prepare(settings)
+    uvicorn.run(create_app(settings), host=settings.dashboard.host, port=port or settings.dashboard.port,
+                log_level="info")
+
+
+@cli.group()
 def model() -> None:
     """Train and evaluate the Dutch classifier."""
 
@@ -365,8 +473,9 @@ def run(ctx: click.Context, demo: bool, demo_dir: Path, port: int | None) -> Non
     import logging
     import threading
 
-    from dashboard.placeholder import serve_placeholder
+    from dashboard.app import serve_in_thread
     from scheduler import install_signal_handlers, run_service
+    from store.setup import prepare
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     stop = threading.Event()
@@ -380,8 +489,9 @@ def run(ctx: click.Context, demo: bool, demo_dir: Path, port: int | None) -> Non
             dashboard = settings.dashboard.model_copy(update={"port": port})
             settings = settings.model_copy(update={"dashboard": dashboard})
     try:
+        prepare(settings)
         try:
-            stoppers.append(serve_placeholder(settings).shutdown)
+            stoppers.append(serve_in_thread(settings))
         except OSError as exc:
             raise SchoolwachtError(f"cannot listen on {settings.dashboard.host}:"
                                    f"{settings.dashboard.port}: {exc.strerror}") from None

@@ -246,3 +246,16 @@ class Lease(SQLModel, table=True):
     # When the job last finished and how: shown by `schoolwacht alerts status` and the dashboard.
     last_finished_at: datetime | None = _when(nullable=True, now=False)
     last_error: str | None = _long_text(nullable=True)
+
+
+class WebSession(SQLModel, table=True):
+    """A dashboard login. The cookie holds a random token; only its SHA-256 is stored, so a copy
+    of the database does not log anyone in. Logout deletes the row (revocation works)."""
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = _when()
+    last_seen_at: datetime = _when()
+    expires_at: datetime = _when(index=True)
+    ip: str = Field(default="", max_length=64)

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from schoolwacht.errors import NotFoundError
 from store.config import Settings
 from store.models import Post, School, Source
+from store.overview import effective_enabled
 from store.types import utcnow
 
 MANUAL_SOURCE_PREFIX = "handmatig-"
@@ -45,7 +46,8 @@ def sync_config(session: Session, *, settings: Settings) -> None:
         source.kind = configured.kind
         source.settings = configured.settings_json()
         source.interval_minutes = configured.interval_minutes
-        source.enabled = configured.enabled
+        # A switch made on the dashboard's sources page holds until `enabled` changes in the config.
+        source.enabled = effective_enabled(source, configured.enabled)
         source.match = configured.match
         session.add(source)
     for name, source in existing.items():

@@ -1,0 +1,237 @@
+"""The dashboard: FastAPI with server-rendered Jinja2 pages in Dutch (DESIGN.md, Case workflow).
+
+`create_app(settings)` builds the app; pages live in `dashboard/routes/`, one module each.
+Every page but the login needs a session (`viewer` dependency); every form needs the CSRF
+token (`form_viewer`); pages limited to roles use `role(...)`. No inline scripts or styles
+anywhere, so the Content-Security-Policy can forbid them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from alerts import dutch_time
+from dashboard import auth
+from dashboard.auth import CsrfFailed, Forbidden, LoginRequired, Viewer
+from store import audit
+from store.config import Settings
+from store.db import make_engine, session_scope
+
+logger = logging.getLogger("schoolwacht.dashboard")
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["tijd"] = lambda value, zone="Europe/Amsterdam": dutch_time(value, zone) if value else "–"
+templates.env.globals["ROLE_NAMES_NL"] = auth.ROLE_NAMES_NL
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+class SecurityHeaders(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: Callable[[Request], Any]) -> Response:
+        response: Response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if not request.url.path.startswith("/static/"):
+            # Pages about children and parents stay out of shared caches and the back button.
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+# -- dependencies -------------------------------------------------------------------------------
+def db(request: Request) -> Iterator[Session]:
+    """One session per request; commits when the handler returns without error."""
+    with session_scope(request.app.state.engine) as session:
+        yield session
+
+
+def viewer(request: Request, session: Session = Depends(db)) -> Viewer:
+    found = auth.viewer_for(session, request.cookies.get(auth.COOKIE))
+    if found is None:
+        raise LoginRequired
+    request.state.viewer = found
+    return found
+
+
+def role(*roles: str) -> Callable[..., Viewer]:
+    """Dependency: a logged-in user with one of `roles`."""
+
+    def check(request: Request, who: Viewer = Depends(viewer)) -> Viewer:
+        if not who.can(*roles):
+            raise Forbidden
+        return who
+
+    return check
+
+
+async def form_viewer(request: Request, who: Viewer = Depends(viewer)) -> Viewer:
+    """Dependency for every POST: the session's CSRF token must come with the form."""
+    form = await request.form()
+    token = form.get("csrf_token")
+    auth.check_csrf(who, token if isinstance(token, str) else None)
+    return who
+
+
+def record(session: Session, who: Viewer | None, action: str, object_type: str = "",
+           object_id: str | int = "", **detail: Any) -> None:
+    """An audit entry for what `who` saw or did (committed with the request's transaction)."""
+    audit.record(session, actor=who.label if who else "anoniem", actor_id=who.id if who else None,
+                 action=action, object_type=object_type, object_id=object_id, detail=detail)
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
+           status_code: int = 200) -> HTMLResponse:
+    who: Viewer | None = getattr(request.state, "viewer", None)
+    base = {"viewer": who, "csrf_token": who.csrf_token if who else "",
+            "settings": request.app.state.settings, "notice": request.query_params.get("melding", "")}
+    return templates.TemplateResponse(request, template, {**base, **(context or {})}, status_code=status_code)
+
+
+def redirect(url: str, notice: str = "") -> RedirectResponse:
+    if notice:
+        url += ("&" if "?" in url else "?") + "melding=" + quote(notice)
+    return RedirectResponse(url, status_code=303)
+
+
+def secure_cookies(request: Request) -> bool:
+    base = request.app.state.settings.dashboard.base_url or ""
+    return request.url.scheme == "https" or base.startswith("https://")
+
+
+# -- the app ------------------------------------------------------------------------------------
+def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+    from dashboard.routes import ROUTERS
+
+    app = FastAPI(title="Schoolwacht", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.engine = engine or make_engine(settings.database.url)
+    app.state.throttle = auth.IpThrottle()
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, _exc: LoginRequired) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        response = RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        response.delete_cookie(auth.COOKIE)
+        return response
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, _exc: Forbidden) -> Response:
+        return render(request, "error.html", {"title": "Geen toegang",
+                                              "message": "Uw rol geeft geen toegang tot deze pagina."},
+                      status_code=403)
+
+    @app.exception_handler(CsrfFailed)
+    async def _csrf(request: Request, _exc: CsrfFailed) -> Response:
+        return render(request, "error.html", {"title": "Formulier verlopen",
+                                              "message": "Het formulier was verlopen of kwam niet van deze "
+                                                         "site. Ga terug, herlaad de pagina en probeer opnieuw."},
+                      status_code=403)
+
+    @app.exception_handler(413)
+    async def _too_large(request: Request, _exc: Exception) -> Response:
+        return render(request, "error.html", {"title": "Bestand te groot",
+                                              "message": "Wat u verstuurde is groter dan 10 MB. Kies een "
+                                                         "kleinere schermafbeelding."}, status_code=413)
+
+    @app.exception_handler(404)
+    async def _missing(request: Request, _exc: Exception) -> Response:
+        return render(request, "error.html", {"title": "Niet gevonden",
+                                              "message": "Deze pagina of dit dossier bestaat niet."},
+                      status_code=404)
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request, next: str = "/") -> Response:
+        token = request.cookies.get(auth.LOGIN_CSRF_COOKIE) or auth.secrets.token_urlsafe(32)
+        response = render(request, "login.html", {"next": _safe_next(next), "login_csrf": token, "error": ""})
+        response.set_cookie(auth.LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
+                            secure=secure_cookies(request))
+        return response
+
+    @app.post("/login")
+    def login(request: Request, email: str = Form(""), password: str = Form(""), next: str = Form("/"),
+              csrf_token: str = Form(""), session: Session = Depends(db)) -> Response:
+        auth.check_login_csrf(request, csrf_token)
+        ip = auth.client_ip(request)
+        throttle: auth.IpThrottle = request.app.state.throttle
+        if throttle.blocked(ip):
+            return render(request, "login.html", {"next": _safe_next(next), "login_csrf": csrf_token,
+                                                  "error": "Te veel mislukte pogingen vanaf dit adres. "
+                                                           "Probeer het later opnieuw."}, status_code=429)
+        user, reason = auth.authenticate(session, email, password[:1024])
+        if user is None:
+            throttle.failed(ip)
+            audit.record(session, actor=email.strip().lower()[:320] or "anoniem", action="login_failed",
+                         detail={"ip": ip})
+            return render(request, "login.html", {"next": _safe_next(next), "login_csrf": csrf_token,
+                                                  "error": reason, "email": email}, status_code=401)
+        # A fresh session on every login: a token planted before login is worthless after it.
+        auth.end_session(session, request.cookies.get(auth.COOKIE))
+        token = auth.start_session(session, user, ip)
+        audit.record(session, actor=user.email, actor_id=user.id, action="login", detail={"ip": ip})
+        response = RedirectResponse(_safe_next(next), status_code=303)
+        response.set_cookie(auth.COOKIE, token, httponly=True, samesite="lax", secure=secure_cookies(request),
+                            max_age=int(auth.ABSOLUTE.total_seconds()))
+        response.delete_cookie(auth.LOGIN_CSRF_COOKIE)
+        return response
+
+    @app.post("/logout")
+    def logout(request: Request, who: Viewer = Depends(form_viewer), session: Session = Depends(db)) -> Response:
+        record(session, who, "logout")
+        auth.end_session(session, request.cookies.get(auth.COOKIE))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(auth.COOKIE)
+        return response
+
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def _safe_next(target: str) -> str:
+    """Only local paths: `next=//evil.example` or `https://…` would be an open redirect."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+# -- serving ------------------------------------------------------------------------------------
+def serve_in_thread(settings: Settings) -> Callable[[], None]:
+    """Run the dashboard with uvicorn in a daemon thread; returns a function that stops it."""
+    import uvicorn
+
+    config = uvicorn.Config(create_app(settings), host=settings.dashboard.host, port=settings.dashboard.port,
+                            log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the service owns signals
+    config.load()
+    sockets = [config.bind_socket()]  # binding here: a taken port fails now, in the caller
+    thread = threading.Thread(target=server.run, kwargs={"sockets": sockets}, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+    return stop
