@@ -60,12 +60,21 @@ class SecurityHeaders(BaseHTTPMiddleware):
 
 # -- dependencies -------------------------------------------------------------------------------
 def db(request: Request) -> Iterator[Session]:
-    """One session per request; commits when the handler returns without error."""
+    """One session per request; commits when the handler returns without error.
+
+    Always used as `DB`: the commit must happen before the response
+    leaves, or a fast browser asks for the next page before the new session row (or the action
+    it was redirected after) is visible, and a failed commit would follow a success page.
+    """
     with session_scope(request.app.state.engine) as session:
         yield session
 
 
-def viewer(request: Request, session: Session = Depends(db)) -> Viewer:
+# The request's database session (see `db`).
+DB = Depends(db, scope="function")
+
+
+def viewer(request: Request, session: Session = DB) -> Viewer:
     found = auth.viewer_for(session, request.cookies.get(auth.COOKIE))
     if found is None:
         raise LoginRequired
@@ -171,7 +180,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
 
     @app.post("/login")
     def login(request: Request, email: str = Form(""), password: str = Form(""), next: str = Form("/"),
-              csrf_token: str = Form(""), session: Session = Depends(db)) -> Response:
+              csrf_token: str = Form(""), session: Session = DB) -> Response:
         auth.check_login_csrf(request, csrf_token)
         ip = auth.client_ip(request)
         throttle: auth.IpThrottle = request.app.state.throttle
@@ -197,7 +206,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         return response
 
     @app.post("/logout")
-    def logout(request: Request, who: Viewer = Depends(form_viewer), session: Session = Depends(db)) -> Response:
+    def logout(request: Request, who: Viewer = Depends(form_viewer), session: Session = DB) -> Response:
         record(session, who, "logout")
         auth.end_session(session, request.cookies.get(auth.COOKIE))
         response = RedirectResponse("/login", status_code=303)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
-from dashboard.app import db, form_viewer, record, redirect, render, role
+from dashboard.app import DB, form_viewer, record, redirect, render, role
 from dashboard.auth import ROLE_NAMES_NL, Viewer
 from schoolwacht.errors import InputError
 from store import overview as queries
@@ -31,13 +31,13 @@ def _users_page(request: Request, session: Session, *, values: dict[str, str] | 
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
-def users(request: Request, who: Viewer = Depends(admin), session: Session = Depends(db)) -> HTMLResponse:
+def users(request: Request, who: Viewer = Depends(admin), session: Session = DB) -> HTMLResponse:
     return _users_page(request, session)
 
 
 @router.post("/admin/users")
 def add_user(request: Request, who: Viewer = Depends(admin), _csrf: Viewer = Depends(form_viewer),
-             session: Session = Depends(db), email: str = Form(""), name: str = Form(""),
+             session: Session = DB, email: str = Form(""), name: str = Form(""),
              user_role: str = Form("", alias="role"), password: str = Form("")) -> Response:
     email, name = email.strip().lower(), name.strip()
     values = {"email": email, "name": name, "role": user_role}
@@ -87,19 +87,19 @@ def _set_active(session: Session, who: Viewer, user_id: int, active: bool) -> Re
 
 @router.post("/admin/users/{user_id}/deactivate")
 def deactivate(user_id: int, who: Viewer = Depends(admin), _csrf: Viewer = Depends(form_viewer),
-               session: Session = Depends(db)) -> Response:
+               session: Session = DB) -> Response:
     return _set_active(session, who, user_id, False)
 
 
 @router.post("/admin/users/{user_id}/activate")
 def activate(user_id: int, who: Viewer = Depends(admin), _csrf: Viewer = Depends(form_viewer),
-             session: Session = Depends(db)) -> Response:
+             session: Session = DB) -> Response:
     return _set_active(session, who, user_id, True)
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)
 def audit_log(request: Request, pagina: int = 1, actie: str = "", who: Viewer = Depends(admin),
-              session: Session = Depends(db)) -> HTMLResponse:
+              session: Session = DB) -> HTMLResponse:
     chain = verify_chain(session)  # before this view's own entry: it reports what was there
     record(session, who, "audit_viewed", "audit", "", page=pagina, filter=actie or None)
     entries, total = queries.audit_page(session, page=max(pagina, 1), per_page=AUDIT_PER_PAGE,

@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from alerts.digest import NEXT_STEP_NL, PLATFORM_NL, SEVERITY_NL, STATUS_NL
 from classifier.labels import ARTICLES, CATEGORY_NAMES_NL
-from dashboard.app import db, form_viewer, record, redirect, render, viewer
+from dashboard.app import DB, form_viewer, record, redirect, render, viewer
 from dashboard.auth import Forbidden, Viewer
 from schoolwacht.errors import InputError
 from store import workflow
@@ -64,7 +64,7 @@ def _categories(categories: list[str]) -> list[tuple[str, str]]:
 @router.get("/cases", response_class=HTMLResponse)
 def case_list(request: Request, status: str = "open", ernst: str = "", school: str = "", toegewezen: str = "",
               zoek: str = "", te_laat: str = "", pagina: str = "1", who: Viewer = Depends(viewer),
-              session: Session = Depends(db)) -> HTMLResponse:
+              session: Session = DB) -> HTMLResponse:
     staff = not who.can(*ACTORS)
     query = workflow.CaseQuery(
         status=status if status in ("open", "all", *workflow.STATUSES) else "open",
@@ -191,7 +191,7 @@ def _event_view(event: CaseEvent) -> EventView:
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 def case_page(request: Request, case_id: str, fout: str = "", who: Viewer = Depends(viewer),
-              session: Session = Depends(db)) -> HTMLResponse:
+              session: Session = DB) -> HTMLResponse:
     case = _case(session, who, case_id)
     record(session, who, "case_view", "case", case.id)  # type: ignore[arg-type]
     zone = _zone(request)
@@ -238,7 +238,7 @@ def _actor(who: Viewer) -> Viewer:
 @router.post("/cases/{case_id}/status")
 def change_status(request: Request, case_id: str, to: str = Form(""), note: str = Form(""), url: str = Form(""),
                   reported_on: str = Form(""), reference: str = Form(""), who: Viewer = Depends(form_viewer),
-                  session: Session = Depends(db)) -> Response:
+                  session: Session = DB) -> Response:
     _actor(who)
     case = _case(session, who, case_id)
     before = case.status
@@ -260,7 +260,7 @@ def change_status(request: Request, case_id: str, to: str = Form(""), note: str 
 
 @router.post("/cases/{case_id}/assign")
 def assign(case_id: str, assignee: str = Form(""), who: Viewer = Depends(form_viewer),
-           session: Session = Depends(db)) -> Response:
+           session: Session = DB) -> Response:
     _actor(who)
     case = _case(session, who, case_id)
     try:
@@ -275,7 +275,7 @@ def assign(case_id: str, assignee: str = Form(""), who: Viewer = Depends(form_vi
 
 @router.post("/cases/{case_id}/note")
 def add_note(case_id: str, note: str = Form(""), who: Viewer = Depends(form_viewer),
-             session: Session = Depends(db)) -> Response:
+             session: Session = DB) -> Response:
     case = _case(session, who, case_id)  # staff: only their own cases (404 otherwise)
     try:
         event = workflow.add_note(session, case, note=note, actor=who.email, actor_id=who.id)
@@ -288,7 +288,7 @@ def add_note(case_id: str, note: str = Form(""), who: Viewer = Depends(form_view
 
 @router.post("/cases/{case_id}/recheck")
 def recheck(request: Request, case_id: str, who: Viewer = Depends(form_viewer),
-            session: Session = Depends(db)) -> Response:
+            session: Session = DB) -> Response:
     _actor(who)
     case = _case(session, who, case_id)
     if case.status not in workflow.OPEN:

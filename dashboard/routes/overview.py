@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from alerts.chart import ChartSeries, render_weekly_chart
 from alerts.digest import NEXT_STEP_NL, SEVERITY_NL, STATUS_NL, Week, format_date_nl, week_starting
-from dashboard.app import db, render, viewer
+from dashboard.app import DB, render, viewer
 from dashboard.auth import Viewer
 from store import overview as queries
 from store.config import Settings
@@ -62,7 +62,7 @@ def _school_names(settings: Settings, ids: dict[str, int]) -> list[tuple[str, in
 
 
 @router.get("/", response_class=HTMLResponse)
-def overview(request: Request, who: Viewer = Depends(viewer), session: Session = Depends(db)) -> HTMLResponse:
+def overview(request: Request, who: Viewer = Depends(viewer), session: Session = DB) -> HTMLResponse:
     settings: Settings = request.app.state.settings
     now = utcnow()
     tz = ZoneInfo(settings.schedule.timezone)
@@ -117,7 +117,7 @@ def chart_png(session: Session, settings: Settings, now: datetime) -> bytes:
 
 
 @router.get("/chart.png")
-def chart(request: Request, who: Viewer = Depends(viewer), session: Session = Depends(db)) -> Response:
+def chart(request: Request, who: Viewer = Depends(viewer), session: Session = DB) -> Response:
     state = request.app.state
     minute = int(time.time() // CHART_TTL_SECONDS)
     with _chart_lock:  # one render a minute, however many people open the overview at once

@@ -31,7 +31,7 @@ from crawlers.manual import (
     submit_report,
     validate_screenshot,
 )
-from dashboard.app import db, form_viewer, record, redirect, render, viewer
+from dashboard.app import DB, form_viewer, record, redirect, render, viewer
 from dashboard.auth import Viewer
 from schoolwacht.errors import InputError, UploadError
 from store import leases
@@ -166,7 +166,7 @@ def _validate(settings: Settings, values: dict[str, str], screenshot: bytes | No
 
 
 @router.post("/report", max_body_size=MAX_BODY_BYTES)
-def submit(request: Request, who: Viewer = Depends(form_viewer), session: Session = Depends(db),
+def submit(request: Request, who: Viewer = Depends(form_viewer), session: Session = DB,
            text: str = Form(""), url: str = Form(""), author: str = Form(""), platform: str = Form("other"),
            date: str = Form(""), time_of_day: str = Form("", alias="time"), school: str = Form(""),
            screenshot: UploadFile | None = File(None)) -> Response:

@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from alerts.digest import PLATFORM_NL, SENTIMENT_NL, SEVERITY_NL
 from classifier.labels import ARTICLES, CATEGORIES, CATEGORY_NAMES_NL, SENTIMENTS
-from dashboard.app import db, form_viewer, record, redirect, render, role
+from dashboard.app import DB, form_viewer, record, redirect, render, role
 from dashboard.auth import Forbidden, Viewer
 from store.feedback import add_feedback
 from store.models import Classification, Post
@@ -147,7 +147,7 @@ def _queue_url(school_id: int | None, severity: str | None, page: int = 1) -> st
 # -- the queue ----------------------------------------------------------------------------------
 @router.get("/review", response_class=HTMLResponse)
 def review(request: Request, pagina: str = "1", school: str = "", ernst: str = "",
-           who: Viewer = Depends(reviewer), session: Session = Depends(db)) -> HTMLResponse:
+           who: Viewer = Depends(reviewer), session: Session = DB) -> HTMLResponse:
     school_id, severity = _filters(school, ernst)
     page = int(pagina) if pagina.isdigit() and len(pagina) < 7 else 1
     result = review_queue(session, school_id=school_id, severity=severity, page=page)
@@ -187,7 +187,7 @@ def _back(school: str, ernst: str, pagina: str, notice: str) -> Response:
 @router.post("/review/{post_id}/confirm")
 def confirm(post_id: int, note: str = Form(""), school: str = Form(""), ernst: str = Form(""),
             pagina: str = Form("1"), who: Viewer = Depends(reviewer_form),
-            session: Session = Depends(db)) -> Response:
+            session: Session = DB) -> Response:
     post, classification = _target(session, post_id)
     row = add_feedback(session, post_id=post_id, classification=classification, user_id=who.id,
                        verdict="confirmed", note=note)
@@ -201,7 +201,7 @@ def confirm(post_id: int, note: str = Form(""), school: str = Form(""), ernst: s
 @router.post("/review/{post_id}/dismiss")
 def dismiss(post_id: int, note: str = Form(""), school: str = Form(""), ernst: str = Form(""),
             pagina: str = Form("1"), who: Viewer = Depends(reviewer_form),
-            session: Session = Depends(db)) -> Response:
+            session: Session = DB) -> Response:
     post, classification = _target(session, post_id)
     row = add_feedback(session, post_id=post_id, classification=classification, user_id=who.id,
                        verdict="dismissed", note=note)
@@ -220,7 +220,7 @@ def dismiss(post_id: int, note: str = Form(""), school: str = Form(""), ernst: s
 @router.post("/review/{post_id}/correct")
 def correct(request: Request, post_id: int, sentiment: str = Form(""), categories: list[str] = Form([]),
             note: str = Form(""), school: str = Form(""), ernst: str = Form(""), pagina: str = Form("1"),
-            who: Viewer = Depends(reviewer_form), session: Session = Depends(db)) -> Response:
+            who: Viewer = Depends(reviewer_form), session: Session = DB) -> Response:
     post, classification = _target(session, post_id)
     if sentiment not in SENTIMENTS or not set(categories) <= set(CATEGORIES):
         return render(request, "error.html", {"title": "Correctie niet opgeslagen",

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
-from dashboard.app import db, form_viewer, record, redirect, render, role
+from dashboard.app import DB, form_viewer, record, redirect, render, role
 from dashboard.auth import Viewer
 from schoolwacht.errors import NotFoundError
 from store import leases
@@ -80,7 +80,7 @@ def _next_run(value: str | None) -> tuple[str, datetime | None]:
 
 
 @router.get("/sources", response_class=HTMLResponse)
-def sources_page(request: Request, who: Viewer = Depends(admin), session: Session = Depends(db)) -> HTMLResponse:
+def sources_page(request: Request, who: Viewer = Depends(admin), session: Session = DB) -> HTMLResponse:
     from scheduler import next_runs
 
     settings: Settings = request.app.state.settings
@@ -127,7 +127,7 @@ def _source_or_404(session: Session, name: str) -> Source:
 
 @router.post("/sources/{name}/toggle")
 def toggle(request: Request, name: str, who: Viewer = Depends(admin), _csrf: Viewer = Depends(form_viewer),
-           session: Session = Depends(db)) -> Response:
+           session: Session = DB) -> Response:
     settings: Settings = request.app.state.settings
     source = _source_or_404(session, name)
     if source.kind == "manual":
@@ -161,7 +161,7 @@ def _crawl_in_background(settings: Settings, engine: object, name: str, holder: 
 
 @router.post("/sources/{name}/run")
 def run_now(request: Request, name: str, who: Viewer = Depends(admin), _csrf: Viewer = Depends(form_viewer),
-            session: Session = Depends(db)) -> Response:
+            session: Session = DB) -> Response:
     settings: Settings = request.app.state.settings
     source = _source_or_404(session, name)
     if source.kind == "manual":
