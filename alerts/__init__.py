@@ -4,7 +4,10 @@ the weekly digest. Mails are Dutch; times are shown in the school's zone."""
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 DEFAULT_ZONE = "Europe/Amsterdam"
 _DAYS = ("ma", "di", "wo", "do", "vr", "za", "zo")
@@ -18,4 +21,14 @@ def dutch_time(moment: datetime, zone: str = DEFAULT_ZONE) -> str:
             f"{local:%H:%M}")
 
 
-__all__ = ["DEFAULT_ZONE", "dutch_time"]
+# The mail templates (alerts/templates): HTML escaped, plain text verbatim, unknown names an error.
+MAIL_TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+__all__ = ["DEFAULT_ZONE", "MAIL_TEMPLATES", "dutch_time"]

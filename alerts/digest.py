@@ -17,15 +17,13 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session
 
-from alerts import dutch_time
+from alerts import MAIL_TEMPLATES, dutch_time
 from alerts.chart import ChartSeries, render_weekly_chart
 from classifier.labels import ARTICLES, CATEGORY_NAMES_NL, COMPLAINT_OFFENCES, SEVERITIES
 from store.cases import CLOSED_STATUSES, complaint_deadline
@@ -93,14 +91,7 @@ PLATFORM_NL = {
 _WEEKDAYS_NL = ("ma", "di", "wo", "do", "vr", "za", "zo")
 _MONTHS_NL = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
 
-_TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
+_TEMPLATES = MAIL_TEMPLATES
 
 
 # --- the week --------------------------------------------------------------------------------

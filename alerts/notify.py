@@ -15,14 +15,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session
 
-from alerts import DEFAULT_ZONE, dutch_time
+from alerts import DEFAULT_ZONE, MAIL_TEMPLATES, dutch_time
 from classifier.labels import ARTICLES, CATEGORIES, CATEGORY_NAMES_NL, COMPLAINT_OFFENCES
 from store.cases import complaint_deadline
 from store.config import Settings
@@ -32,7 +30,6 @@ from store.types import utcnow
 
 logger = logging.getLogger(__name__)
 
-TEMPLATES = Path(__file__).parent / "templates"
 # Longer posts are cut in the mail; the whole text is in the dashboard and the evidence export.
 MAX_TEXT_CHARS = 5000
 
@@ -57,14 +54,7 @@ POLICE_LINE = ("Bel de politie: 112 bij acuut gevaar, anders 0900-8844. "
 # Categories that are offences in the Criminal Code (Sr): a police report (aangifte) is possible.
 POLICE_CATEGORIES = ("insult", "defamation", "threat", "harassment", "doxing", "discrimination")
 
-_environment = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
+_environment = MAIL_TEMPLATES
 
 
 @dataclass(frozen=True)
