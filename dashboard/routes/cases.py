@@ -193,7 +193,6 @@ def _event_view(event: CaseEvent) -> EventView:
 def case_page(request: Request, case_id: str, fout: str = "", who: Viewer = Depends(viewer),
               session: Session = DB) -> HTMLResponse:
     case = _case(session, who, case_id)
-    record(session, who, "case_view", "case", case.id)  # type: ignore[arg-type]
     zone = _zone(request)
     posts = workflow.case_posts(session, case_id=case.id)
     school = session.get(School, case.school_id)
@@ -206,7 +205,7 @@ def case_page(request: Request, case_id: str, fout: str = "", who: Viewer = Depe
                                            sender=who.name or who.email, platform_names=PLATFORM_NL, zone=zone)
         mailto = "mailto:?" + urlencode({"subject": f"Verzoek om een bericht over {school_name} te verwijderen",
                                          "body": message}, quote_via=quote)
-    return render(request, "case.html", {
+    page = render(request, "case.html", {
         "title": f"Dossier {case.id}", "case": case, "school": school_name, "assignee": assignee, "error": fout[:300],
         "status_nl": STATUS_NL.get(case.status, case.status),
         "severity_nl": SEVERITY_NL.get(case.severity, case.severity),
@@ -219,6 +218,10 @@ def case_page(request: Request, case_id: str, fout: str = "", who: Viewer = Depe
         "can_recheck": actor and case.status in workflow.OPEN,
         "message": message, "mailto": mailto, "note_required": workflow.NOTE_REQUIRED,
     })
+    # Recorded after rendering: appending to the audit chain takes its write lock until the commit,
+    # and other views wait on it (committed before the page is sent; see dashboard.app.db).
+    record(session, who, "case_view", "case", case.id)  # type: ignore[arg-type]
+    return page
 
 
 # -- actions --------------------------------------------------------------------------------------
