@@ -9,6 +9,7 @@ once afterwards (coalesced). The jobs:
 - `outbox`          send the queued e-mail (retries with back-off live in the outbox rows);
 - `digest`          the weekly digest (default Monday 07:30 Europe/Amsterdam);
 - `recheck`         daily: are flagged posts still online?
+- `evidence`        every few minutes: a screenshot (or rendering) of each new criminal/urgent post;
 - `retention`       daily: delete what is kept longer than the retention settings allow.
 
 Two guards keep a job from running twice. Inside a process APScheduler never overlaps a job
@@ -177,6 +178,18 @@ def retention_job() -> None:
     _guarded("retention", _context().settings.schedule.lease_seconds * 4, work)
 
 
+def evidence_job() -> None:
+    from evidence.capture import capture_pending
+
+    def work(rt: Runtime) -> str:
+        report = capture_pending(rt.settings, engine=rt.engine)
+        return f"screenshots {report.screenshots}, renderings {report.renderings}, failed {report.failed}"
+
+    conf = _context().settings.evidence
+    # Each post may take the whole page timeout; the lease outlives the longest run.
+    _guarded("evidence", conf.max_per_run * (conf.screenshot_timeout_seconds + 15) + 60, work)
+
+
 # -- the job table ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class JobSpec:
@@ -217,6 +230,8 @@ def job_specs(settings: Settings) -> list[JobSpec]:
         JobSpec("recheck", "scheduler:recheck_job",
                 CronTrigger(hour=recheck_hour, minute=recheck_minute, timezone=zone),
                 misfire_grace_seconds=20 * 3600),
+        JobSpec("evidence", "scheduler:evidence_job", IntervalTrigger(seconds=settings.evidence.every_seconds),
+                misfire_grace_seconds=settings.evidence.every_seconds, first_run_now=True),
         JobSpec("retention", "scheduler:retention_job",
                 CronTrigger(hour=retention_hour, minute=retention_minute, timezone=zone),
                 misfire_grace_seconds=20 * 3600),

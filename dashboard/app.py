@@ -21,11 +21,13 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
-from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alerts import dutch_time
 from dashboard import auth
 from dashboard.auth import CsrfFailed, Forbidden, LoginRequired, Viewer
+from dashboard.cache import VersionedCache
 from store import audit
 from store.config import Settings
 from store.db import make_engine, session_scope
@@ -33,6 +35,9 @@ from store.db import make_engine, session_scope
 logger = logging.getLogger("schoolwacht.dashboard")
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+# Templates ship with the package and do not change while it runs: no stat() of every template and
+# include on every render (a review page includes its item template fifty times).
+templates.env.auto_reload = False
 templates.env.filters["tijd"] = lambda value, zone="Europe/Amsterdam": dutch_time(value, zone) if value else "–"
 templates.env.globals["ROLE_NAMES_NL"] = auth.ROLE_NAMES_NL
 
@@ -47,15 +52,31 @@ SECURITY_HEADERS = {
 }
 
 
-class SecurityHeaders(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: Callable[[Request], Any]) -> Response:
-        response: Response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if not request.url.path.startswith("/static/"):
-            # Pages about children and parents stay out of shared caches and the back button.
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+class SecurityHeaders:
+    """Adds `SECURITY_HEADERS` to every response (a plain ASGI middleware: Starlette's
+    BaseHTTPMiddleware costs a task and a stream per request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # Pages about children and parents stay out of shared caches and the back button.
+        no_store = not scope["path"].startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+                if no_store and "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 # -- dependencies -------------------------------------------------------------------------------
@@ -108,6 +129,16 @@ def record(session: Session, who: Viewer | None, action: str, object_type: str =
                  action=action, object_type=object_type, object_id=object_id, detail=detail)
 
 
+def record_view(session: Session, who: Viewer, action: str, object_type: str = "",
+                object_id: str | int = "", **detail: Any) -> None:
+    """An audit entry for what `who` saw, in a short transaction of its own after the request's.
+
+    Call it last, after the page rendered: a view that failed to render was not seen.
+    """
+    audit.record_committed(session, actor=who.label, actor_id=who.id, action=action,
+                           object_type=object_type, object_id=object_id, detail=detail)
+
+
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
            status_code: int = 200) -> HTMLResponse:
     who: Viewer | None = getattr(request.state, "viewer", None)
@@ -135,6 +166,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database.url)
     app.state.throttle = auth.IpThrottle()
+    # Overview numbers and review-queue pages, recomputed when the data changes (dashboard/cache.py).
+    app.state.page_cache = VersionedCache(ttl_seconds=30)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

@@ -407,6 +407,58 @@ def feedback_export(settings: Settings, as_jsonl: bool, out_file: Path | None) -
     click.echo(f"{count} training examples written to {out_file}", err=True)
 
 
+@cli.group()
+def evidence() -> None:
+    """Evidence bundles for a police report (aangifte)."""
+
+
+@evidence.command("export")
+@click.argument("case_id", type=int)
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The ZIP file to write.")
+@click.option("--user", "user_email", default=None, help="E-mail of the account exporting (default: cli).")
+@with_settings
+def evidence_export(settings: Settings, case_id: int, out_file: Path, user_email: str | None) -> None:
+    """Export a case: PDF report, captures, screenshots, timeline, manifest.json and SHA256SUMS."""
+    from evidence import export_case
+    from store.db import make_engine, session_scope
+    from store.setup import prepare
+    from store.users import find_user
+
+    prepare(settings)
+    actor, actor_id = "cli", None
+    if user_email is not None:
+        engine = make_engine(settings.database.url)
+        try:
+            with session_scope(engine) as session:
+                account = find_user(session, user_email)
+                if account is None or not account.active:
+                    raise SchoolwachtError(f"onbekende of uitgeschakelde gebruiker {user_email!r}")
+                actor, actor_id = account.email, account.id
+        finally:
+            engine.dispose()
+    result = export_case(settings, case_id=case_id, out=out_file, actor=actor, actor_id=actor_id)
+    click.echo(f"bewijsmap van dossier {case_id} geschreven naar {result.path} ({result.files} bestanden, "
+               f"SHA-256 {result.sha256})")
+
+
+@evidence.command("verify")
+@click.argument("zip_file", type=click.Path(dir_okay=False, path_type=Path))
+def evidence_verify(zip_file: Path) -> None:
+    """Check a bundle: exit 0 only when every file is present and matches its SHA-256."""
+    from evidence import verify_bundle
+
+    report = verify_bundle(zip_file)
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        counts = [(len(report.missing), "ontbreekt"), (len(report.extra), "extra"), (len(report.changed), "gewijzigd"),
+                  (len(report.unsafe), "onveilige naam"), (len(report.problems), "ander probleem")]
+        summary = ", ".join(f"{n} {what}" for n, what in counts if n)
+        raise SchoolwachtError(f"bewijsmap {zip_file} klopt niet: {summary}")
+    click.echo(f"bewijsmap in orde: {report.checked} bestanden komen overeen met hun SHA-256")
+
+
 @cli.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Overrides [dashboard] port.")
 @with_settings
@@ -418,8 +470,10 @@ def serve(settings: Settings, port: int | None) -> None:
     from store.setup import prepare
 
     prepare(settings)
+    # No access log: it would keep every visitor's IP address and every URL; the audit log keeps
+    # who saw and did what (privacy by design).
     uvicorn.run(create_app(settings), host=settings.dashboard.host, port=port or settings.dashboard.port,
-                log_level="info")
+                log_level="info", access_log=False)
 
 
 @cli.group()

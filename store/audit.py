@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from store.models import AuditEntry
@@ -53,6 +55,32 @@ def record(session: Session, *, actor: str, action: str, actor_id: int | None = 
     session.add(entry)
     session.flush()
     return entry
+
+
+# One lock per engine: the threads of one process queue here for their turn on the chain instead
+# of in SQLite's busy handler, which polls with growing sleeps (seconds of tail latency under load).
+_append_locks: dict[int, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _append_lock(engine: Engine) -> threading.Lock:
+    with _locks_guard:
+        return _append_locks.setdefault(id(engine), threading.Lock())
+
+
+def record_committed(session: Session, *, actor: str, action: str, actor_id: int | None = None,
+                     object_type: str = "", object_id: str | int = "", detail: dict[str, Any] | None = None) -> None:
+    """Commit the caller's transaction, then append one entry in a short transaction of its own.
+
+    For what someone *saw* (a case page): there is nothing to commit it with, and a page view
+    should hold the chain's write lock for one INSERT, not for the whole request. The caller's
+    transaction ends first, so no connection is held while waiting for the lock.
+    """
+    session.commit()
+    with _append_lock(session.get_bind()):  # type: ignore[arg-type]
+        record(session, actor=actor, action=action, actor_id=actor_id, object_type=object_type,
+               object_id=object_id, detail=detail)
+        session.commit()
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,22 @@ class AlertSettings(_Strict):
     retry_max_seconds: float = Field(default=3600, ge=1)
 
 
+class EvidenceSettings(_Strict):
+    """Evidence for a police report (`evidence/`): screenshots of flagged posts and the export."""
+
+    # Real screenshots of public post pages in Debian's Chromium (Playwright never downloads one);
+    # off, or when a page cannot be reached, the post is rendered from the stored data instead.
+    screenshots: bool = True
+    chromium: Path = Path("/usr/bin/chromium")
+    screenshot_timeout_seconds: float = Field(default=20, gt=0, le=300)
+    # The scheduler's `evidence` job: screenshots of new criminal/urgent posts, at most this many a run.
+    every_seconds: int = Field(default=300, ge=30)
+    max_per_run: int = Field(default=20, ge=1, le=1000)
+    # Lets the browser open a post page on a private/loopback address (an intranet forum; tests).
+    # Only the post's own host is trusted; what the page loads or redirects to must be public.
+    allow_private: bool = False
+
+
 class SchoolSettings(_Strict):
     name: str = Field(min_length=1)
     aliases: list[str] = Field(default_factory=list)
@@ -272,6 +288,7 @@ class Settings(_Strict):
     schedule: ScheduleSettings = ScheduleSettings()
     retention: RetentionSettings = RetentionSettings()
     alerts: AlertSettings = AlertSettings()
+    evidence: EvidenceSettings = EvidenceSettings()
     schools: list[SchoolSettings] = Field(min_length=1)
     sources: list[SourceSettings] = Field(default_factory=list)
 

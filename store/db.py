@@ -25,6 +25,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             url,
             echo=echo,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            # SQLite connections are cheap; the dashboard's worker threads (40) should not queue
+            # for one of the default 15.
+            pool_size=10, max_overflow=40,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

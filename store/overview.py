@@ -20,7 +20,19 @@ from sqlmodel import Session
 from classifier.labels import SEVERITIES
 from schoolwacht.errors import NotFoundError
 from store.cases import CLOSED_STATUSES
-from store.models import AuditEntry, Case, CasePost, Classification, Post, School, Source, User, WebSession
+from store.models import (
+    AuditEntry,
+    Case,
+    CaseEvent,
+    CasePost,
+    Classification,
+    Feedback,
+    Post,
+    School,
+    Source,
+    User,
+    WebSession,
+)
 from store.types import utcnow
 
 FLAGGED_SEVERITIES = tuple(s for s in SEVERITIES if s != "none")
@@ -89,6 +101,20 @@ def weekly_counts(session: Session, *, school_ids: Sequence[int],
         cell.flagged += int(flagged_count)
         cell.by_sentiment[key] += int(count)
     return result
+
+
+# -- data version -------------------------------------------------------------------------------
+_VERSIONED = (Post, Classification, Feedback, Case, CaseEvent, School)
+
+
+def data_version(session: Session) -> tuple[int, ...]:
+    """The highest id of each table the overview and the review queue read: one cheap query
+    (each `max(id)` is one look at a primary key's end) whose result changes with every new
+    post, classification, verdict, case and case event (every change to a case adds an event).
+    For `dashboard.cache.VersionedCache`; deletions do not move it."""
+    columns = [select(func.max(model.id)).scalar_subquery() for model in _VERSIONED]  # type: ignore[attr-defined]
+    row = session.execute(select(*columns)).one()
+    return tuple(int(value or 0) for value in row)
 
 
 # -- cases --------------------------------------------------------------------------------------
@@ -282,7 +308,7 @@ def audit_actions(session: Session) -> list[str]:
 
 
 __all__ = ["DASHBOARD_SWITCH", "DueCase", "SourceError", "WeekCount", "active_admins", "audit_actions",
-           "audit_page", "complaint_deadlines_due", "count_sessions", "dashboard_switch", "effective_enabled",
-           "find_source", "latest_severity", "list_users", "open_cases_by_status", "post_case_id",
+           "audit_page", "complaint_deadlines_due", "count_sessions", "dashboard_switch", "data_version",
+           "effective_enabled", "find_source", "latest_severity", "list_users", "open_cases_by_status", "post_case_id",
            "school_ids_by_name", "set_source_enabled", "set_user_active", "sources_with_errors",
            "stale_cases", "weekly_counts"]

@@ -99,7 +99,7 @@ def test_job_specs_follow_the_config(env: Env, mockserver: str) -> None:
     settings = env.write([_source(mockserver, "a"), {**_source(mockserver, "b"), "name": "off", "enabled": False},
                           {"name": "hand", "kind": "manual"}])
     specs = {spec.id: spec for spec in job_specs(settings)}
-    assert set(specs) == {"crawl:mast", "classify", "outbox", "digest", "recheck", "retention"}
+    assert set(specs) == {"crawl:mast", "classify", "outbox", "digest", "recheck", "evidence", "retention"}
     digest = specs["digest"].trigger
     assert "day_of_week='mon'" in str(digest) and "hour='7'" in str(digest) and "minute='30'" in str(digest)
     assert str(digest.timezone) == "Europe/Amsterdam"

@@ -8,26 +8,31 @@ Every case view and every action is an audit entry. The rules of the workflow li
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup, escape
 from sqlmodel import Session
+from starlette.background import BackgroundTask
 
 from alerts.digest import NEXT_STEP_NL, PLATFORM_NL, SEVERITY_NL, STATUS_NL
 from classifier.labels import ARTICLES, CATEGORY_NAMES_NL
-from dashboard.app import DB, form_viewer, record, redirect, render, viewer
+from dashboard.app import DB, form_viewer, record, record_view, redirect, render, viewer
 from dashboard.auth import Forbidden, Viewer
-from schoolwacht.errors import InputError
+from evidence.bundle import prepare_case, write_bundle
+from evidence.queries import FLAGGED
+from schoolwacht.errors import InputError, StorageError
 from store import workflow
 from store.models import Case, CaseEvent, Classification, Post, School, User
 from store.types import utcnow
 
 router = APIRouter()
 ACTORS = ("admin", "director")
+EXPORTERS = ("director",)  # the evidence bundle for the police: the director's decision (protocol rule 4)
 MAX_SPANS = 200
 # The button / heading of each target status on the case page.
 ACTION_NL = {
@@ -48,6 +53,8 @@ EVENT_NL = {
     "assigned": "toewijzing",
     "note": "notitie",
     "recheck": "opnieuw opgehaald",
+    "evidence_capture": "bewijs vastgelegd",
+    "evidence_export": "bewijsmap geëxporteerd",
 }
 
 
@@ -217,10 +224,9 @@ def case_page(request: Request, case_id: str, fout: str = "", who: Viewer = Depe
         "users": workflow.assignable_users(session) if actor else [],
         "can_recheck": actor and case.status in workflow.OPEN,
         "message": message, "mailto": mailto, "note_required": workflow.NOTE_REQUIRED,
+        "can_export": who.can(*EXPORTERS) and case.severity in FLAGGED,
     })
-    # Recorded after rendering: appending to the audit chain takes its write lock until the commit,
-    # and other views wait on it (committed before the page is sent; see dashboard.app.db).
-    record(session, who, "case_view", "case", case.id)  # type: ignore[arg-type]
+    record_view(session, who, "case_view", "case", case.id)  # type: ignore[arg-type]
     return page
 
 
@@ -304,3 +310,26 @@ def recheck(request: Request, case_id: str, who: Viewer = Depends(form_viewer),
     record(session, who, "case_recheck", "case", case.id, event_id=event.id, removed=result.count("removed"),
            online=result.count("online"), unknown=result.count("unknown"))
     return _back(case.id, notice=f"Opnieuw opgehaald: {result.summary()}")
+
+
+@router.post("/cases/{case_id}/evidence")
+def export_evidence(request: Request, case_id: str, who: Viewer = Depends(form_viewer),
+                    session: Session = DB) -> Response:
+    """The evidence bundle (ZIP) of the case as a download; missing screenshots are made first."""
+    if not who.can(*EXPORTERS):
+        raise Forbidden
+    case = _case(session, who, case_id)
+    settings = request.app.state.settings
+    # Screenshots are stored in transactions of their own: nothing of ours may hold a write lock.
+    session.commit()
+    name = f"bewijsmap-dossier-{case.id}-{utcnow():%Y%m%dT%H%M%SZ}.zip"
+    target = settings.storage.dir / "exports" / f".{secrets.token_hex(8)}-{name}"
+    try:
+        prepare_case(settings, request.app.state.engine, case_id=case.id, actor=who.email)  # type: ignore[arg-type]
+        write_bundle(session, settings, case_id=case.id, out=target, actor=who.email, actor_id=who.id)  # type: ignore[arg-type]
+    except (InputError, StorageError) as exc:
+        session.rollback()
+        target.unlink(missing_ok=True)
+        return _back(case.id, error=f"Geen bewijsmap gemaakt: {exc}")
+    return FileResponse(target, media_type="application/zip", filename=name,
+                        background=BackgroundTask(target.unlink, missing_ok=True))

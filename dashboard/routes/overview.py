@@ -20,6 +20,7 @@ from alerts.chart import ChartSeries, render_weekly_chart
 from alerts.digest import NEXT_STEP_NL, SEVERITY_NL, STATUS_NL, Week, format_date_nl, week_starting
 from dashboard.app import DB, render, viewer
 from dashboard.auth import Viewer
+from dashboard.cache import VersionedCache
 from store import overview as queries
 from store.config import Settings
 from store.types import utcnow
@@ -61,16 +62,24 @@ def _school_names(settings: Settings, ids: dict[str, int]) -> list[tuple[str, in
     return ordered + sorted((name, i) for name, i in ids.items() if name not in seen)
 
 
-@router.get("/", response_class=HTMLResponse)
-def overview(request: Request, who: Viewer = Depends(viewer), session: Session = DB) -> HTMLResponse:
-    settings: Settings = request.app.state.settings
-    now = utcnow()
+@dataclass(frozen=True)
+class Snapshot:
+    """What the overview shows, computed at one moment for one audience (see `_snapshot`)."""
+
+    schools: list[SchoolNumbers]
+    stale: list[queries.DueCase]
+    stale_total: int
+    deadlines: list[queries.DueCase]
+    deadlines_total: int
+    days_left: dict[int, int]
+    school_of: dict[int, str]
+
+
+def _snapshot(session: Session, settings: Settings, now: datetime, own: int | None) -> Snapshot:
     tz = ZoneInfo(settings.schedule.timezone)
     week = current_week(now, settings.schedule.timezone)
     last = week.previous()
-    own = who.id if who.role == "staff" else None
-    ids = queries.school_ids_by_name(session)
-    schools = _school_names(settings, ids)
+    schools = _school_names(settings, queries.school_ids_by_name(session))
     counts = queries.weekly_counts(session, school_ids=[i for _, i in schools],
                                    boundaries=[last.start_utc, week.start_utc, week.end_utc])
     open_counts = queries.open_cases_by_status(session, assignee_id=own)
@@ -85,19 +94,36 @@ def overview(request: Request, who: Viewer = Depends(viewer), session: Session =
                                      open_by_status=ordered, open_total=sum(by_status.values())))
     stale, stale_total = queries.stale_cases(session, now=now, assignee_id=own)
     deadlines, deadlines_total = queries.complaint_deadlines_due(session, now=now, assignee_id=own)
-    school_of = {i: name for name, i in schools}
     days_left = {c.id: (c.deadline.astimezone(tz).date() - now.astimezone(tz).date()).days
                  for c in deadlines if c.deadline is not None}
+    return Snapshot(schools=numbers, stale=stale, stale_total=stale_total, deadlines=deadlines,
+                    deadlines_total=deadlines_total, days_left=days_left,
+                    school_of={i: name for name, i in schools})
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, who: Viewer = Depends(viewer), session: Session = DB) -> HTMLResponse:
+    settings: Settings = request.app.state.settings
+    now = utcnow()
+    tz = ZoneInfo(settings.schedule.timezone)
+    week = current_week(now, settings.schedule.timezone)
+    own = who.id if who.role == "staff" else None
+    # Keyed by the minute as well: "this week" and the overdue lists move with the clock.
+    key = ("overview", own, int(now.timestamp() // 60))
+    cache: VersionedCache = request.app.state.page_cache
+    snap = cache.get(key, queries.data_version(session), lambda: _snapshot(session, settings, now, own))
+    numbers = snap.schools
     errors = queries.sources_with_errors(session) if who.can("admin", "director") else []
     alt = "Grafiek van de vermeldingen per week over de laatste 12 weken, per school, naar sentiment. " + " ".join(
         f"{n.name}: deze week {n.mentions} vermeldingen, waarvan {n.flagged} gemarkeerd." for n in numbers)
     return render(request, "overview.html", {
         "title": "Overzicht", "schools": numbers, "week_start": format_date_nl(week.start, tz),
-        "week_number": week.iso_week, "stale": stale, "stale_total": stale_total, "deadlines": deadlines,
-        "deadlines_total": deadlines_total, "days_left": days_left, "school_of": school_of,
-        "many_schools": len(schools) > 1, "source_errors": errors, "own_cases_only": own is not None,
-        "STATUS_NL": STATUS_NL, "NEXT_STEP_NL": NEXT_STEP_NL, "SEVERITY_NL": SEVERITY_NL,
-        "stale_days": queries.STALE_AFTER.days, "warn_days": queries.DEADLINE_WARNING.days, "chart_alt": alt,
+        "week_number": week.iso_week, "stale": snap.stale, "stale_total": snap.stale_total,
+        "deadlines": snap.deadlines, "deadlines_total": snap.deadlines_total, "days_left": snap.days_left,
+        "school_of": snap.school_of, "many_schools": len(numbers) > 1, "source_errors": errors,
+        "own_cases_only": own is not None, "STATUS_NL": STATUS_NL, "NEXT_STEP_NL": NEXT_STEP_NL,
+        "SEVERITY_NL": SEVERITY_NL, "stale_days": queries.STALE_AFTER.days, "warn_days": queries.DEADLINE_WARNING.days,
+        "chart_alt": alt,
     })
 
 

@@ -20,13 +20,20 @@ from sqlmodel import Session
 
 from alerts.digest import PLATFORM_NL, SENTIMENT_NL, SEVERITY_NL
 from classifier.labels import ARTICLES, CATEGORIES, CATEGORY_NAMES_NL, SENTIMENTS
-from dashboard.app import DB, form_viewer, record, redirect, render, role
+from dashboard.app import DB, form_viewer, record, redirect, render, role, templates
 from dashboard.auth import Forbidden, Viewer
+from dashboard.cache import VersionedCache
 from store.feedback import add_feedback
 from store.models import Classification, Post
-from store.review import FLAGGED, case_of_post, dismiss_lone_case, post_for_review, review_queue, schools
+from store.overview import data_version
+from store.review import FLAGGED, QueuePage, case_of_post, dismiss_lone_case, post_for_review, review_queue, schools
 
 router = APIRouter()
+SENTIMENT_CHOICES = [(s, SENTIMENT_NL[s]) for s in SENTIMENTS]
+CATEGORY_CHOICES = [(c, CATEGORY_NAMES_NL[c]) for c in CATEGORIES]
+# Stands in for the CSRF field in the cached item list; post texts are escaped, so no post can
+# contain it as markup.
+CSRF_PLACEHOLDER = "<!--csrf-field-->"
 REVIEWERS = ("admin", "director")
 reviewer = role(*REVIEWERS)
 
@@ -119,6 +126,10 @@ class Item:
     categories: list[Category]
     case_id: int | None
 
+    @property
+    def codes(self) -> set[str]:
+        return {c.code for c in self.categories}
+
 
 def _item(post: Post, classification: Classification, case_id: int | None) -> Item:
     categories = [Category(c, CATEGORY_NAMES_NL.get(c, c), ARTICLES.get(c, "")) for c in classification.categories]
@@ -150,14 +161,24 @@ def review(request: Request, pagina: str = "1", school: str = "", ernst: str = "
            who: Viewer = Depends(reviewer), session: Session = DB) -> HTMLResponse:
     school_id, severity = _filters(school, ernst)
     page = int(pagina) if pagina.isdigit() and len(pagina) < 7 else 1
-    result = review_queue(session, school_id=school_id, severity=severity, page=page)
-    items = [_item(i.post, i.classification, i.case_id) for i in result.items]
+    def compute() -> tuple[QueuePage, list[Item], str]:
+        found = review_queue(session, school_id=school_id, severity=severity, page=page)
+        items = [_item(i.post, i.classification, i.case_id) for i in found.items]
+        html = templates.get_template("review_items.html").render({
+            "items": items, "csrf_field": Markup(CSRF_PLACEHOLDER), "school_id": school_id, "severity": severity,
+            "page": found.page, "sentiments": SENTIMENT_CHOICES, "all_categories": CATEGORY_CHOICES})
+        return found, items, html
+
+    # The items of a page change only when the data does (dashboard/cache.py): rendered once,
+    # with a placeholder where each viewer's own CSRF token goes.
+    cache: VersionedCache = request.app.state.page_cache
+    result, items, html = cache.get(("review", school_id, severity, page), data_version(session), compute)
+    csrf_field = str(Markup('<input type="hidden" name="csrf_token" value="{}">').format(who.csrf_token))
     return render(request, "review.html", {
-        "title": "Te beoordelen", "items": items, "total": result.total, "page": result.page,
+        "title": "Te beoordelen", "items": items, "items_html": Markup(html.replace(CSRF_PLACEHOLDER, csrf_field)),
+        "total": result.total, "page": result.page,
         "pages": result.pages, "schools": schools(session), "school_id": school_id, "severity": severity,
         "severities": [(s, SEVERITY_NL[s]) for s in FLAGGED],
-        "sentiments": [(s, SENTIMENT_NL[s]) for s in SENTIMENTS],
-        "all_categories": [(c, CATEGORY_NAMES_NL[c]) for c in CATEGORIES],
         "prev_url": _queue_url(school_id, severity, result.page - 1) if result.page > 1 else None,
         "next_url": _queue_url(school_id, severity, result.page + 1) if result.page < result.pages else None,
     })
