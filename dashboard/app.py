@@ -29,7 +29,7 @@ from dashboard import auth
 from dashboard.auth import CsrfFailed, Forbidden, LoginRequired, Viewer
 from dashboard.cache import VersionedCache
 from store import audit
-from store.config import Settings
+from store.config import Settings, load_settings
 from store.db import make_engine, session_scope
 
 logger = logging.getLogger("schoolwacht.dashboard")
@@ -259,6 +259,12 @@ def _safe_next(target: str) -> str:
 
 
 # -- serving ------------------------------------------------------------------------------------
+def app_from_config_env() -> FastAPI:
+    """App factory for uvicorn's worker processes: each loads the config file that the
+    `SCHOOLWACHT_CONFIG` environment variable names (set by `schoolwacht serve`)."""
+    return create_app(load_settings())
+
+
 def serve_in_thread(settings: Settings) -> Callable[[], None]:
     """Run the dashboard with uvicorn in a daemon thread; returns a function that stops it."""
     import uvicorn

@@ -459,21 +459,142 @@ def evidence_verify(zip_file: Path) -> None:
     click.echo(f"bewijsmap in orde: {report.checked} bestanden komen overeen met hun SHA-256")
 
 
+@cli.group()
+def privacy() -> None:
+    """Requests of data subjects (AVG): access (export) and erasure of an author's posts."""
+
+
+_AUTHOR_HELP = "The author's handle (case-insensitive; a leading @ or u/ is ignored)."
+_PLATFORM_HELP = "Only posts on this platform (mastodon, bluesky, x, reddit, youtube, ...)."
+
+
+@privacy.command("export")
+@click.option("--author", required=True, help=_AUTHOR_HELP)
+@click.option("--platform", default=None, help=_PLATFORM_HELP)
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="JSON file to write; a name ending in .zip also holds the capture files.")
+@with_settings
+def privacy_export(settings: Settings, author: str, platform: str | None, out_file: Path) -> None:
+    """Everything stored about an author (inzage, AVG article 15); recorded in the audit log."""
+    from store.privacy import Subject
+    from store.privacy_export import export_subject
+    from store.setup import prepare
+
+    prepare(settings)
+    subject = Subject.parse(author, platform)
+    result = export_subject(settings, subject=subject, out=out_file, actor="cli")
+    click.echo(f"inzage voor {subject.describe()} geschreven naar {result.path}: {result.posts} bericht(en), "
+               f"{result.cases} dossier(s), {result.files} bestand(en); SHA-256 {result.sha256}")
+
+
+@privacy.command("erase")
+@click.option("--author", required=True, help=_AUTHOR_HELP)
+@click.option("--platform", default=None, help=_PLATFORM_HELP)
+@click.option("--yes", is_flag=True, help="Really erase; without it, only show what would happen.")
+@with_settings
+def privacy_erase(settings: Settings, author: str, platform: str | None, yes: bool) -> None:
+    """Erase an author's posts (AVG article 17), except evidence a police report or open case needs."""
+    from store.privacy import Subject, erase_subject
+    from store.setup import prepare
+
+    prepare(settings)
+    report = erase_subject(settings, subject=Subject.parse(author, platform), apply=yes, actor="cli")
+    for line in report.lines(settings.schedule.timezone):
+        click.echo(line)
+
+
+# -- operations: doctor, backup, restore (docs/operations.md) ------------------------------------
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object with every check.")
+@click.option("--skip", multiple=True, type=click.Choice(["secrets", "database", "storage", "disk", "smtp", "model",
+                                                          "sources", "chromium", "scheduler", "outbox"]),
+              help="Leave out a check (repeatable).")
+@click.option("--timeout", type=click.FloatRange(0.5, 120), default=10.0, show_default=True,
+              help="Seconds per network check (database, SMTP, each source).")
+@click.pass_context
+def doctor(ctx: click.Context, as_json: bool, skip: tuple[str, ...], timeout: float) -> None:
+    """Check config, database, storage, disk space, SMTP, model, sources, Chromium and the scheduler;
+    exit 1 when any check says FOUT (warnings do not fail)."""
+    from schoolwacht.doctor import run_checks
+
+    live = None if as_json else (lambda check: click.echo(check.line()))
+    report = run_checks(ctx.ensure_object(dict).get("config_path"), skip=skip, timeout=timeout, on_check=live)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        click.echo(report.lines()[-1])
+    ctx.exit(0 if report.ok else 1)
+
+
+@cli.command()
+@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path),
+              help="The .tar.gz to write, or a directory for a dated file name.")
+@with_settings
+def backup(settings: Settings, out_path: Path) -> None:
+    """Consistent backup of database + storage dir while the service runs (manifest with SHA-256)."""
+    from store.backup import create_backup
+
+    result = create_backup(settings, out=out_path)
+    counts = result.counts
+    click.echo(f"back-up geschreven naar {result.path}: {result.files} bestanden, {result.size} bytes; "
+               f"{counts.get('posts', 0)} bericht(en), {counts.get('cases', 0)} dossier(s) "
+               f"({result.backend}, schema {result.revision}); SHA-256 {result.sha256}")
+    if result.missing_captures:
+        click.echo(f"let op: {len(result.missing_captures)} opnamebestanden ontbraken al in de opslagmap, "
+                   f"o.a. {result.missing_captures[0]} (staan in het manifest)", err=True)
+
+
+@cli.command()
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--into", "into", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="A new, empty directory for database, storage and config.")
+@click.option("--database-url", default=None,
+              help="PostgreSQL backups only: an existing, empty database to restore into.")
+def restore(archive: Path, into: Path, database_url: str | None) -> None:
+    """Restore a backup into a fresh directory (never over an installation) and write its config."""
+    from store.restore import restore_backup
+
+    result = restore_backup(archive, into=into, database_url=database_url)
+    counts = result.counts
+    click.echo(f"back-up van {result.created_at} teruggezet in {result.directory}: {counts.get('posts', 0)} "
+               f"bericht(en), {counts.get('cases', 0)} dossier(s), {result.files} bestanden (alle SHA-256 kloppen)")
+    if result.config_file is not None:
+        click.echo(f"configuratie: {result.config_file}; controleer hem met: "
+                   f"schoolwacht --config {result.config_file} doctor")
+    else:
+        click.echo(f"de back-up bevat geen configuratiebestand: schrijf er een met [database] url = "
+                   f"\"{result.database_url}\" en [storage] dir = \"{result.directory / 'storage'}\"")
+    if result.missing_captures:
+        click.echo(f"let op: {len(result.missing_captures)} opnamebestanden ontbraken al bij het maken van de "
+                   "back-up (zie backup-manifest.json)", err=True)
+
+
 @cli.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Overrides [dashboard] port.")
+@click.option("--workers", type=click.IntRange(1, 32), default=None, help="Overrides [dashboard] workers.")
 @with_settings
-def serve(settings: Settings, port: int | None) -> None:
+def serve(settings: Settings, port: int | None, workers: int | None) -> None:
     """Run the dashboard only (no scheduler), until Ctrl-C."""
+    import os
+
     import uvicorn
 
     from dashboard.app import create_app
     from store.setup import prepare
 
     prepare(settings)
+    workers = workers or settings.dashboard.workers
     # No access log: it would keep every visitor's IP address and every URL; the audit log keeps
     # who saw and did what (privacy by design).
-    uvicorn.run(create_app(settings), host=settings.dashboard.host, port=port or settings.dashboard.port,
-                log_level="info", access_log=False)
+    options: dict[str, Any] = {"host": settings.dashboard.host, "port": port or settings.dashboard.port,
+                               "log_level": "info", "access_log": False}
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    # Worker processes build their own app from the same config file.
+    os.environ[CONFIG_ENV] = str(settings.config_file)
+    uvicorn.run("dashboard.app:app_from_config_env", factory=True, workers=workers, **options)
 
 
 @cli.group()
@@ -545,7 +666,10 @@ def run(ctx: click.Context, demo: bool, demo_dir: Path, port: int | None) -> Non
     try:
         prepare(settings)
         try:
-            stoppers.append(serve_in_thread(settings))
+            if settings.dashboard.workers == 1:
+                stoppers.append(serve_in_thread(settings))
+            else:
+                stoppers.append(_serve_in_processes(settings))
         except OSError as exc:
             raise SchoolwachtError(f"cannot listen on {settings.dashboard.host}:"
                                    f"{settings.dashboard.port}: {exc.strerror}") from None
@@ -554,6 +678,28 @@ def run(ctx: click.Context, demo: bool, demo_dir: Path, port: int | None) -> Non
     finally:
         for stopper in reversed(stoppers):
             stopper()
+
+
+def _serve_in_processes(settings: Settings) -> Callable[[], None]:
+    """`schoolwacht serve` as a child process (with its worker processes); returns its stopper."""
+    import socket
+    import subprocess
+
+    with socket.socket() as probe:  # a taken port fails now, in the caller, as with the thread
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((settings.dashboard.host, settings.dashboard.port))
+    child = subprocess.Popen([sys.executable, "-c", "from schoolwacht.cli import main; main()",
+                              "--config", str(settings.config_file), "serve", "--port", str(settings.dashboard.port)])
+
+    def stop() -> None:
+        child.terminate()
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+    return stop
 
 
 def _start_demo(demo_dir: Path, port: int | None, stoppers: list[Any]) -> Any:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
+from sqlalchemy import select as select_columns
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -37,24 +38,24 @@ def entry_hash(prev_hash: str, *, at: datetime, actor_id: int | None, actor: str
 
 def record(session: Session, *, actor: str, action: str, actor_id: int | None = None,
            object_type: str = "", object_id: str | int = "", detail: dict[str, Any] | None = None,
-           now: datetime | None = None) -> AuditEntry:
-    """Append one entry in the caller's transaction (committed with the action it records)."""
+           now: datetime | None = None) -> str:
+    """Append one entry in the caller's transaction (committed with the action it records);
+    returns its hash. Plain statements, not ORM objects: every case view lands here."""
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
     elif bind.dialect.name == "sqlite":
         # Take SQLite's write lock now, before reading the chain's last hash.
         session.execute(text("UPDATE lease SET name = name WHERE 0"))
-    last = session.exec(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).first()  # type: ignore[union-attr]
-    prev = last.hash if last is not None else GENESIS
+    last = session.execute(select_columns(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).scalar()  # type: ignore[union-attr]
+    prev = last if last is not None else GENESIS
     at = now or utcnow()
     fields = {"at": at, "actor_id": actor_id, "actor": actor[:320], "action": action[:64],
               "object_type": object_type[:32], "object_id": str(object_id)[:64],
               "detail": json.loads(json.dumps(detail or {}, default=str))}
-    entry = AuditEntry(prev_hash=prev, hash=entry_hash(prev, **fields), **fields)
-    session.add(entry)
-    session.flush()
-    return entry
+    digest = entry_hash(prev, **fields)
+    session.execute(insert(AuditEntry).values(prev_hash=prev, hash=digest, **fields))
+    return digest
 
 
 # One lock per engine: the threads of one process queue here for their turn on the chain instead

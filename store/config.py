@@ -62,6 +62,9 @@ class StorageSettings(_Strict):
 class DashboardSettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Worker processes serving the dashboard. 1: a thread of `schoolwacht run` (enough for a
+    # school's few users); more: separate processes (`serve`, or started by `run`), one per core.
+    workers: int = Field(default=1, ge=1, le=32)
     base_url: str | None = None  # public URL used in e-mail links
 
 
