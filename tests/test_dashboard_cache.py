@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -258,3 +259,37 @@ def test_serve_with_two_workers_answers_and_audits_every_view(served: tuple[Env,
                                          .where(AuditEntry.action == "case_view")).scalar_one()
         assert views_recorded == 30
         assert verify_chain(session).ok
+
+
+def test_run_with_two_workers_serves_the_dashboard_and_sigterm_stops_every_process(env: Env) -> None:
+    port = _free_port()
+    env.write([SOURCE], dashboard={"port": port, "workers": 2})
+    process = subprocess.Popen([sys.executable, "-c", "from schoolwacht.cli import main; main()",
+                                "--config", str(env.config_file), "run"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert process.poll() is None, process.stdout.read()  # type: ignore[union-attr]
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the dashboard did not start"
+            time.sleep(0.3)
+        [serve] = [c for c in _workers(process.pid) if b"serve" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        workers = _workers(serve)
+        assert len(workers) == 2
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        time.sleep(0.5)
+        left = [pid for pid in [serve, *workers] if Path(f"/proc/{pid}").exists()
+                and b"Z" not in Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1][:3]]
+        assert not left, f"processes left running: {left}"
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{port}/login", timeout=2)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
