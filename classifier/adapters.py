@@ -267,7 +267,9 @@ class HubClassifier:
 
     def _result(self, text: str, sentiment_probs: np.ndarray, scores: np.ndarray,
                 hits: list[RuleHit]) -> ClassificationResult:
-        """Mirrors BuiltinClassifier._result; only thresholds and the neutral rule come from the adapter."""
+        """Mirrors BuiltinClassifier._result; only thresholds and the neutral rule come from the adapter.
+        The builtin model's counter-speech cap, denial rule and stance threshold (tuned to its scores)
+        are not applied: a hub model's scores mean something else."""
         language = detect_language(text)
         top = int(sentiment_probs.argmax())
         sentiment = SENTIMENTS[top] if sentiment_probs[top] >= self.adapter.neutral_below else "neutral"

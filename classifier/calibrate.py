@@ -53,11 +53,17 @@ def calibrate(category_scores: np.ndarray, dev: list[Example]) -> dict[str, floa
     return thresholds
 
 
+# Sentiment offsets tried (log-prior added to neutral and to positive).
+OFFSETS = np.round(np.arange(-1.0, 3.01, 0.1), 2)
+
+
 def calibrate_sentiment(sentiment_probs: np.ndarray, dev: list[Example],
                         forced_negative: np.ndarray | None = None) -> dict[str, float]:
     """Log-prior offsets per sentiment that maximise dev accuracy (the model leans to the
     majority class, negative, because most training posts are negative).
 
+    The accuracy of an offset pair is averaged with its neighbours (±0.1 on each offset), so
+    that a narrow spike, a few dev posts that happen to flip at one offset, is not chosen.
     `forced_negative` marks the posts whose categories make the classifier say negative
     whatever the sentiment head says (predict.py): the offsets are fitted to what is left.
     """
@@ -65,21 +71,23 @@ def calibrate_sentiment(sentiment_probs: np.ndarray, dev: list[Example],
     logp = np.log(sentiment_probs + 1e-9)
     forced = np.zeros(len(dev), dtype=bool) if forced_negative is None else forced_negative
     negative = SENTIMENTS.index("negative")
-    best = (-1.0, 0.0, 0.0)
-    for neutral in np.arange(-1.0, 2.01, 0.1):
-        for positive in np.arange(-1.0, 2.01, 0.1):
+    accuracy = np.zeros((len(OFFSETS), len(OFFSETS)))
+    for i, neutral in enumerate(OFFSETS):
+        for j, positive in enumerate(OFFSETS):
             predicted = np.where(forced, negative, (logp + np.array([0.0, neutral, positive])).argmax(1))
-            accuracy = float((predicted == gold).mean())
-            if accuracy > best[0] + 1e-9:
-                best = (accuracy, float(neutral), float(positive))
-    return {"negative": 0.0, "neutral": round(best[1], 2), "positive": round(best[2], 2)}
+            accuracy[i, j] = float((predicted == gold).mean())
+    padded = np.pad(accuracy, 1, mode="edge")
+    smoothed = sum(padded[1 + di: 1 + di + len(OFFSETS), 1 + dj: 1 + dj + len(OFFSETS)]
+                   for di in (-1, 0, 1) for dj in (-1, 0, 1)) / 9
+    i, j = np.unravel_index(int(smoothed.argmax()), smoothed.shape)  # the first best: smallest offsets
+    return {"negative": 0.0, "neutral": round(float(OFFSETS[i]), 2), "positive": round(float(OFFSETS[j]), 2)}
 
 
 def calibrate_and_report(model: Any, tokenizer: Any, dev: list[Example], out_dir: Path,
                          **info: Any) -> dict[str, Any]:
     """Save the model, calibrate its thresholds on dev (model + rules), write card and figures."""
     from classifier.card import write_model_card
-    from classifier.predict import BuiltinClassifier
+    from classifier.predict import NEGATIVE_STANCE_MIN, BuiltinClassifier
 
     out_dir.mkdir(parents=True, exist_ok=True)
     # fp16 halves the shipped size; the loader computes in fp32.
@@ -96,7 +104,7 @@ def calibrate_and_report(model: Any, tokenizer: Any, dev: list[Example], out_dir
     sentiment_probs, category_scores, _ = classifier.scores_with_rules(texts)
     meta["thresholds"] = calibrate(category_scores, dev)
     confidential = CATEGORIES.index("confidential")
-    fires = category_scores >= np.array([meta["thresholds"][c] for c in CATEGORIES])
+    fires = category_scores >= np.maximum([meta["thresholds"][c] for c in CATEGORIES], NEGATIVE_STANCE_MIN)
     fires[:, confidential] = False
     meta["sentiment_bias"] = calibrate_sentiment(sentiment_probs, dev, forced_negative=fires.any(1))
     (out_dir / "thresholds.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")

@@ -9,6 +9,11 @@ fast on two CPU cores. The model is still a regular transformers model: `config.
 so the same code path also serves hub models.
 
 Outputs: 3 sentiment logits (softmax) followed by one logit per category (sigmoid).
+
+Sentiment also has a second, linear part that reads only the word-level features (unigrams,
+bigrams, lexicon and negation marks: everything before the tokenizer's `[SEP]`): trained briefly
+and on its own, it generalises better on the neutral/negative line than the network, which
+learns to read topic words (a post about a threat, a slur or a group) as a negative stance.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from classifier.normalize import deobfuscate, words
 MODEL_TYPE = "schoolwacht-ngram"
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
 N_SPECIAL = len(SPECIAL_TOKENS)
+# Between the word-level features and the character n-grams (tokenizers with `separator`).
+SEP_ID = SPECIAL_TOKENS.index("[SEP]")
 
 
 class NgramConfig(PretrainedConfig):
@@ -47,7 +54,7 @@ class NgramConfig(PretrainedConfig):
 
     def __init__(self, num_buckets: int = 2**17, embedding_dim: int = 64, hidden_dim: int = 128,
                  dropout: float = 0.2, num_sentiments: int = 3, members: int = 1, wide: bool = False,
-                 **kwargs: Any) -> None:
+                 sentiment_mix: float = 0.0, **kwargs: Any) -> None:
         self.num_buckets = num_buckets
         self.embedding_dim = embedding_dim
         self.hidden_dim = hidden_dim
@@ -59,6 +66,9 @@ class NgramConfig(PretrainedConfig):
         # A linear ("wide") part beside the hidden layer: one weight per n-gram and label, the
         # classic strong baseline for sentiment on little data.
         self.wide = wide
+        # Weight of the linear word-level sentiment part in each member's sentiment
+        # (log-probabilities mixed); 0: the network alone.
+        self.sentiment_mix = sentiment_mix
         if "id2label" not in kwargs:
             labels = [f"sentiment:{s}" for s in SENTIMENTS] + list(CATEGORIES)
             kwargs["id2label"] = dict(enumerate(labels))
@@ -79,8 +89,34 @@ class NgramNetwork(nn.Module):
         self.classifier = nn.Linear(config.hidden_dim, config.num_labels)
         self.wide = (nn.Embedding(config.num_buckets + N_SPECIAL, config.num_labels, padding_idx=0)
                      if getattr(config, "wide", False) else None)
+        self.sentiment_mix = float(getattr(config, "sentiment_mix", 0.0))
+        self.num_sentiments = config.num_sentiments
+        self.sentiment_linear = (nn.Embedding(config.num_buckets + N_SPECIAL, config.num_sentiments, padding_idx=0)
+                                 if self.sentiment_mix > 0 else None)
+        self.sentiment_linear_bias = (nn.Parameter(torch.zeros(config.num_sentiments))
+                                      if self.sentiment_mix > 0 else None)
+
+    def linear_sentiment(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Sentiment logits of the linear part: word-level features only (the ids before `[SEP]`)."""
+        assert self.sentiment_linear is not None and self.sentiment_linear_bias is not None
+        sep = input_ids == SEP_ID
+        words_only = (sep.long().cumsum(1) == 0) & attention_mask.bool()
+        weights = words_only.unsqueeze(-1).to(self.sentiment_linear.weight.dtype)
+        total = (self.sentiment_linear(input_ids) * weights).sum(1)
+        return total / weights.sum(1).clamp(min=1.0).sqrt() + self.sentiment_linear_bias
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        logits = self.network(input_ids, attention_mask)
+        if self.sentiment_linear is None:
+            return logits
+        k, mix = self.num_sentiments, self.sentiment_mix
+        sentiment = (1 - mix) * torch.log_softmax(logits[:, :k], -1) \
+            + mix * torch.log_softmax(self.linear_sentiment(input_ids, attention_mask), -1)
+        return torch.cat([sentiment, logits[:, k:]], -1)
+
+    def network(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The network's logits (sentiment and categories); `[SEP]` is no feature."""
+        attention_mask = attention_mask * (input_ids != SEP_ID)
         mask = attention_mask.unsqueeze(-1).to(self.embeddings.weight.dtype)
         # In place: [batch, length, dim] is by far the largest tensor, and a fresh one per
         # step cost more than the arithmetic. Autograd allows it: embedding and sum keep no
@@ -110,8 +146,9 @@ class NgramForSequenceClassification(PreTrainedModel):
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, nn.Embedding) and module.embedding_dim == self.config.num_labels:
-            nn.init.zeros_(module.weight)  # the wide part starts as no opinion
+        if isinstance(module, nn.Embedding) and module.embedding_dim in (self.config.num_labels,
+                                                                          self.config.num_sentiments):
+            nn.init.zeros_(module.weight)  # the wide and linear parts start as no opinion
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, std=0.05)
             with torch.no_grad():
@@ -171,12 +208,15 @@ def _char_ngrams(token: str, min_n: int, max_n: int) -> list[str]:
     return [f"c:{padded[i:i + n]}" for n in range(min_n, max_n + 1) for i in range(len(padded) - n + 1)]
 
 
-def features(text: str, *, min_n: int = 3, max_n: int = 5) -> list[str]:
-    """Word unigrams and bigrams plus character n-grams of every word, after deobfuscation."""
+def features(text: str, *, min_n: int = 3, max_n: int = 5, separator: bool = False) -> list[str]:
+    """Word unigrams and bigrams plus character n-grams of every word, after deobfuscation;
+    with `separator`, a `[SEP]` between the word-level features and the character n-grams."""
     clean = deobfuscate(text)
     tokens = words(clean)
     found = [f"w:{t}" for t in tokens] + lexicon_features(tokens) + _negations(clean)
     found += [f"b:{a}_{b}" for a, b in itertools.pairwise(tokens)]
+    if separator:
+        found.append("[SEP]")
     for token in tokens:
         found += _char_ngrams(token, min_n, max_n)
     return found
@@ -212,13 +252,15 @@ class NgramTokenizer(PreTrainedTokenizer):
     model_input_names = ["input_ids", "attention_mask"]
 
     def __init__(self, vocab_file: str | None = None, num_buckets: int = 2**17, min_n: int = 3,
-                 max_n: int = 5, **kwargs: Any) -> None:
+                 max_n: int = 5, separator: bool = False, **kwargs: Any) -> None:
         if vocab_file and os.path.exists(vocab_file):
             saved = json.loads(Path(vocab_file).read_text(encoding="utf-8"))
             num_buckets, min_n, max_n = saved["num_buckets"], saved["min_n"], saved["max_n"]
+            separator = saved.get("separator", False)  # models saved before the linear part: none
         self.num_buckets = num_buckets
         self.min_n = min_n
         self.max_n = max_n
+        self.separator = separator
         self._word_ids = _WordIds(num_buckets, min_n, max_n)
         kwargs.setdefault("pad_token", "[PAD]")
         kwargs.setdefault("unk_token", "[UNK]")
@@ -233,7 +275,7 @@ class NgramTokenizer(PreTrainedTokenizer):
         return {token: i for i, token in enumerate(SPECIAL_TOKENS)}
 
     def _tokenize(self, text: str, **_: Any) -> list[str]:
-        return features(text, min_n=self.min_n, max_n=self.max_n)
+        return features(text, min_n=self.min_n, max_n=self.max_n, separator=self.separator)
 
     def _convert_token_to_id(self, token: str) -> int:
         if token in SPECIAL_TOKENS:
@@ -260,6 +302,8 @@ class NgramTokenizer(PreTrainedTokenizer):
                 for f in lexicon_features(tokens) + _negations(clean)]
         ids += [N_SPECIAL + crc32(f"b:{a}_{b}".encode()) % buckets
                 for a, b in itertools.pairwise(tokens)]
+        if self.separator:
+            ids.append(SEP_ID)
         for _, chars in per_word:
             if len(ids) >= max_length:
                 break  # the rest would be cut off anyway
@@ -271,7 +315,7 @@ class NgramTokenizer(PreTrainedTokenizer):
         name = (filename_prefix + "-" if filename_prefix else "") + "ngram_tokenizer.json"
         path = Path(save_directory) / name
         path.write_text(json.dumps({"num_buckets": self.num_buckets, "min_n": self.min_n,
-                                    "max_n": self.max_n}), encoding="utf-8")
+                                    "max_n": self.max_n, "separator": self.separator}), encoding="utf-8")
         return (str(path),)
 
 

@@ -21,6 +21,7 @@ import torch
 from classifier.labels import ARTICLES, CATEGORIES, SENTIMENTS, severity_for
 from classifier.language import detect_language, is_dutch
 from classifier.rules import RuleHit, find_rule_hits
+from classifier.rules_counter import counter_speech, denial
 
 BUILTIN_DIR = Path(__file__).parent / "models" / "builtin"
 MODEL_CHARS = 4000
@@ -29,6 +30,12 @@ MAX_FEATURES = 2048
 ATTRIBUTION_DROP = 0.05
 ATTRIBUTION_WORDS = 60
 _TOKEN = re.compile(r"\S+")
+# A flagged category makes the stance negative only when its score is at least this: the threat
+# threshold is set very low for recall, and a 5 % threat flag says nothing about the author's stance.
+NEGATIVE_STANCE_MIN = 0.5
+# The model's discrimination score in counter-speech (rules_counter.py) is at most this.
+COUNTER_CAP = 0.1
+_DISCRIMINATION = CATEGORIES.index("discrimination")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +116,12 @@ def _inside(span: Span, ranges: list[tuple[int, int]]) -> bool:
     return any(start <= span.start and span.end <= end for start, end in ranges)
 
 
+def stance_negative(categories: Sequence[str], scores: np.ndarray) -> bool:
+    """Whether the flagged categories make the post's sentiment negative whatever the sentiment
+    head says: a category other than confidential, flagged with a score of at least 0.5."""
+    return any(c != "confidential" and scores[CATEGORIES.index(c)] >= NEGATIVE_STANCE_MIN for c in categories)
+
+
 class BuiltinClassifier:
     """The shipped model (or any model trained by `schoolwacht model train`)."""
 
@@ -158,6 +171,11 @@ class BuiltinClassifier:
     def scores_with_rules(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[list[RuleHit]]]:
         sentiments, categories = self.model_scores(texts)
         hits = [find_rule_hits(t) for t in texts]
+        for i, text in enumerate(texts):
+            if counter_speech(text):
+                # Counter-speech or a denied group claim: the model's group-hate score only echoes
+                # the words; a discrimination rule (guarded against these forms) can still fire.
+                categories[i, _DISCRIMINATION] = min(categories[i, _DISCRIMINATION], COUNTER_CAP)
         combined = np.stack([combine(categories[i], hits[i]) for i in range(len(texts))]) \
             if texts else categories
         return sentiments, combined, hits
@@ -215,7 +233,12 @@ class BuiltinClassifier:
                     categories.remove(category)
                     continue
                 explanations[category] = spans
-            if set(categories) - {"confidential"} and sentiment != "negative":
+            if not categories and sentiment == "negative" and denial(text):
+                # "Polen zijn geen tuig", "ik heb niks tegen moslims": the negative words are the
+                # ones denied. The better of neutral and positive.
+                sentiment_index = int((np.log(sentiment_probs + 1e-9) + bias)[1:].argmax()) + 1
+                sentiment = SENTIMENTS[sentiment_index]
+            if stance_negative(categories, scores) and sentiment != "negative":
                 # Insulting or threatening someone is never a positive stance; a leak of
                 # confidential details can come with praise ("trots op Sarah na haar diagnose").
                 sentiment = "negative"

@@ -126,3 +126,51 @@ def test_model_eval_command(tmp_path: Path) -> None:
         + report["severity_confusion"]["urgent"]["negative"] + report["severity_confusion"]["urgent"]["none"] == 1
     text = CliRunner().invoke(cli, ["model", "eval", "--data", str(data)])
     assert "macro-F1" in text.output
+
+
+def test_tokenizer_fast_path_equals_the_transformers_path_with_the_separator() -> None:
+    from classifier.model import SEP_ID, NgramTokenizer
+
+    tokenizer = NgramTokenizer(num_buckets=2**12, separator=True)
+    for text in ["Die juf is een vuile k@nker trut!", "Polen zijn geen tuig.", "😀 ok"]:
+        fast = tokenizer.encode_fast(text, 2048)
+        assert fast == tokenizer(text)["input_ids"]
+        assert fast.count(SEP_ID) == 1
+    legacy = NgramTokenizer(num_buckets=2**12)
+    assert SEP_ID not in legacy.encode_fast("Polen zijn geen tuig.", 2048)
+
+
+def test_linear_sentiment_part_reads_only_the_word_level_features() -> None:
+    import torch
+
+    from classifier.model import SEP_ID, NgramConfig, NgramForSequenceClassification
+
+    model = NgramForSequenceClassification(NgramConfig(num_buckets=2**10, embedding_dim=8, hidden_dim=8,
+                                                       sentiment_mix=0.85))
+    network = model.members[0]
+    assert network.sentiment_linear is not None
+    torch.nn.init.normal_(network.sentiment_linear.weight)
+    words_then_chars = torch.tensor([[11, 12, 13, SEP_ID, 50, 51, 52, 0]])
+    other_chars = torch.tensor([[11, 12, 13, SEP_ID, 70, 71, 0, 0]])
+    first = network.linear_sentiment(words_then_chars, (words_then_chars != 0).long())
+    second = network.linear_sentiment(other_chars, (other_chars != 0).long())
+    assert torch.allclose(first, second)
+    assert model(input_ids=words_then_chars).logits.shape == (1, 10)
+    # A model without the linear part (saved before it existed) has no such table.
+    assert NgramForSequenceClassification(NgramConfig(num_buckets=2**10, embedding_dim=8)).members[0] \
+        .sentiment_linear is None
+
+
+def test_only_a_confident_category_makes_the_stance_negative() -> None:
+    import numpy as np
+
+    from classifier.labels import CATEGORIES
+    from classifier.predict import stance_negative
+
+    scores = np.zeros(len(CATEGORIES))
+    scores[CATEGORIES.index("threat")] = 0.2  # flagged for recall, not a judgement of the stance
+    assert not stance_negative(["threat"], scores)
+    scores[CATEGORIES.index("threat")] = 0.8
+    assert stance_negative(["threat"], scores)
+    scores[CATEGORIES.index("confidential")] = 0.9
+    assert not stance_negative(["confidential"], scores)

@@ -541,3 +541,58 @@ def test_word_patterns_are_anchored_and_find_what_a_full_scan_finds(name: str, p
     # does not start with a letter would never be tried at all.
     assert pattern.prefixes and all(re.match(r"[a-z']", p) for p in pattern.prefixes), name
     assert [m.span() for m in Scanner(_SAMPLE).finditer(pattern)] == [m.span() for m in pattern.rx.finditer(_SAMPLE)]
+
+
+# -- counter-speech and denials (rules_counter: caps the model, never a hit of its own) -----------------
+@pytest.mark.parametrize(("text", "cue"), [
+    ("Ik heb niks tegen Surinamers, mijn schoonzus is de liefste vrouw die ik ken.", "nothing_against"),
+    ("Er is helemaal niks mis met twee moeders op het schoolplein.", "nothing_wrong"),
+    ("Ik haat die Antillianen echt niet, waar haal je het vandaan?", "hate_denied"),
+    ("Marokkaanse jongens zijn echt geen criminelen, het zijn gewoon pubers.", "claim_denied"),
+    ("Meisjes zijn niet slechter in rekenen dan jongens.", "claim_denied"),
+    ("Kinderen met down horen niet buitengesloten te worden.", "not_excluded"),
+    ("Schandalig dat sommige ouders hier schrijven dat vluchtelingenkinderen weg moeten.", "condemned_claim"),
+    ("Mensen die hier roepen dat moslims terroristen zijn: schaam je.", "people_who_say"),
+    ("Stop met die haat tegen homo's in de comments.", "stop_hate"),
+    ("Dit is gewoon antisemitisme, en dat pikken we niet.", "named_hate"),
+    ("Racisme hoort nergens thuis, ook niet op het voetbalveld.", "hate_unwelcome"),
+])
+def test_counter_speech_cues(text: str, cue: str) -> None:
+    from classifier.rules_counter import counter_speech
+
+    assert counter_speech(text) == cue
+
+
+@pytest.mark.parametrize("text", [
+    "Ik heb niks tegen moslims, maar ze horen niet op onze school.",
+    "Ik haat homo's niet, alleen moeten ze niet voor de klas staan.",
+    "Polen zijn geen mensen maar tuig.",
+    "Moslims zijn niet welkom op onze school.",
+    "Die Marokkanen zijn tuig en horen hier niet.",
+    "Ik ben geen racist, maar die Turkse kinderen zijn gewoon dommer.",
+    "Gehandicapte kinderen horen niet in een gewone klas.",
+    "",
+])
+def test_no_counter_speech_cue_for_hate_or_a_denial_taken_back(text: str) -> None:
+    from classifier.rules_counter import counter_speech
+
+    assert counter_speech(text) is None
+
+
+def test_denials_make_no_negative_stance_unless_a_contrast_follows() -> None:
+    from classifier.rules_counter import denial
+
+    assert denial("Asielzoekers zijn geen bedreiging. Het zijn gewoon onze nieuwe buren.")
+    assert denial("Ik heb niets tegen Polen, de Poolse kinderen spreken al goed Nederlands.")
+    # Condemning someone else's words is counter-speech, but a negative stance.
+    assert not denial("Walgelijk dat mensen hier schrijven dat moslimkinderen niet op school horen.")
+    # The contrast may come in the next sentence.
+    assert not denial("Niks mis met autisten. Wel met scholen die beloven en niks doen.")
+
+
+@pytest.mark.parametrize("text", [*_ADVERSARIAL[:8], "ik heb niks tegen " * 6_000, "zijn geen " * 10_000])
+def test_counter_speech_cues_handle_100kb_inputs(text: str) -> None:
+    from classifier.rules_counter import COUNTER_CUES, counter_speech, denial
+
+    assert counter_speech(text) in (None, *COUNTER_CUES)
+    assert denial(text) in (True, False)
