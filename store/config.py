@@ -132,6 +132,10 @@ class RetentionSettings(_Strict):
 
     # Posts that never became part of a case, with their captures and classifications.
     unflagged_days: int = Field(default=30, ge=1)
+    # Cases closed or dismissed this long ago, with their timeline and their posts (a post that is
+    # also in a case still kept stays); cases once reported to the police use `reported_case_days`.
+    closed_case_days: int = Field(default=365, ge=1)
+    reported_case_days: int = Field(default=1825, ge=1)
 
 
 class AlertSettings(_Strict):

@@ -3,10 +3,16 @@
 Posts fetched more than `retention.unflagged_days` ago are deleted with their classifications,
 feedback and captures, unless they matter:
 
-- a post in any case (whatever its status: a closed case is evidence) is kept;
+- a post in any case is kept while the case is;
 - a post that any classification flagged (severity other than `none`) is kept, case or not;
 - a post never classified is kept: nobody knows yet whether it matters (the classifier
   catches up first).
+
+Cases closed or dismissed more than `retention.closed_case_days` ago (default a year) go with
+their timeline and their posts, and so do cases once reported to the police after
+`retention.reported_case_days` (default five years: criminal proceedings take long). A post that
+also belongs to a case that is kept stays. The audit log keeps its entries (who did what, by
+case number; no post text).
 
 The work goes in batches, each its own transaction, so 100,000 posts never sit in memory.
 Capture files are content-addressed (`store.files`): several capture rows may share one
@@ -25,16 +31,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, Select, any_, delete, exists, literal, select, update
+from sqlalchemy import Integer, Select, and_, any_, delete, exists, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from schoolwacht.errors import StorageError
+from store.cases import CLOSED_STATUSES
 from store.config import Settings
 from store.db import make_engine, session_scope
 from store.files import resolve
-from store.models import Capture, CasePost, Classification, Feedback, Outbox, Post
+from store.models import Capture, Case, CaseEvent, CasePost, Classification, Feedback, Outbox, Post
 from store.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -50,6 +57,7 @@ class RetentionReport:
     captures: int = 0
     files: int = 0
     classifications: int = 0
+    cases: int = 0
 
 
 def _expired_posts(cutoff: datetime, after_id: int, limit: int) -> Select[tuple[int]]:
@@ -131,14 +139,57 @@ def _delete_files(engine: Engine, settings: Settings, paths: set[str], *, grace_
     return deleted
 
 
+def _expired_cases(settings: Settings, now: datetime, limit: int) -> Select[tuple[int]]:
+    closed_before = now - timedelta(days=settings.retention.closed_case_days)
+    reported_closed_before = now - timedelta(days=settings.retention.reported_case_days)
+    closed_at = func.coalesce(Case.closed_at, Case.updated_at)
+    return (select(Case.id)
+            .where(Case.status.in_(CLOSED_STATUSES),  # type: ignore[attr-defined]
+                   or_(and_(Case.reported_at.is_(None), closed_at < closed_before),  # type: ignore[union-attr]
+                       and_(Case.reported_at.is_not(None), closed_at < reported_closed_before)))  # type: ignore[union-attr]
+            .order_by(Case.id).limit(limit))
+
+
+def _delete_cases(session: Session, case_ids: list[int]) -> tuple[list[int], tuple[int, int, int, set[str]]]:
+    """Delete these cases, their timelines and the posts that no other case holds."""
+    dialect = session.get_bind().dialect.name
+    plain = {"synchronize_session": False}
+    posts = set(session.execute(select(CasePost.post_id)
+                                .where(_among(CasePost.case_id, case_ids, dialect))).scalars())
+    if posts:
+        shared = set(session.execute(select(CasePost.post_id).where(
+            _among(CasePost.post_id, sorted(posts), dialect), ~_among(CasePost.case_id, case_ids, dialect))).scalars())
+        posts -= shared
+    session.execute(delete(CaseEvent).where(_among(CaseEvent.case_id, case_ids, dialect)), execution_options=plain)
+    session.execute(delete(CasePost).where(_among(CasePost.case_id, case_ids, dialect)), execution_options=plain)
+    session.execute(update(Outbox).where(_among(Outbox.case_id, case_ids, dialect)).values(case_id=None),
+                    execution_options=plain)
+    session.execute(delete(Case).where(_among(Case.id, case_ids, dialect)), execution_options=plain)
+    ids = sorted(posts)
+    return ids, (_delete_batch(session, ids) if ids else (0, 0, 0, set()))
+
+
 def apply_retention(settings: Settings, *, now: datetime | None = None, batch_size: int = BATCH_SIZE,
                     file_grace_seconds: float = FILE_GRACE_SECONDS) -> RetentionReport:
     """Delete expired unflagged posts with their rows and unshared capture files."""
     cutoff = (now or utcnow()) - timedelta(days=settings.retention.unflagged_days)
     engine = make_engine(settings.database.url)
-    posts = captures = files = classifications = feedback = 0
+    posts = captures = files = classifications = feedback = cases = 0
     last_id = 0
     try:
+        while True:  # cases past their term first, with the posts only they held
+            with session_scope(engine) as session:
+                case_ids = list(session.execute(_expired_cases(settings, now or utcnow(), batch_size)).scalars())
+                if not case_ids:
+                    break
+                post_ids, (batch_captures, batch_classifications, batch_feedback, paths) = _delete_cases(
+                    session, case_ids)
+            cases += len(case_ids)
+            posts += len(post_ids)
+            captures += batch_captures
+            classifications += batch_classifications
+            feedback += batch_feedback
+            files += _delete_files(engine, settings, paths, grace_seconds=file_grace_seconds)
         while True:
             with session_scope(engine) as session:
                 ids = list(session.execute(_expired_posts(cutoff, last_id, batch_size)).scalars())
@@ -154,9 +205,10 @@ def apply_retention(settings: Settings, *, now: datetime | None = None, batch_si
             last_id = ids[-1]
     finally:
         engine.dispose()
-    report = RetentionReport(posts=posts, captures=captures, files=files, classifications=classifications)
-    logger.info("retention (older than %s): deleted %d posts, %d captures, %d files, %d classifications, "
-                "%d feedback", cutoff.isoformat(timespec="seconds"), posts, captures, files,
+    report = RetentionReport(posts=posts, captures=captures, files=files, classifications=classifications,
+                             cases=cases)
+    logger.info("retention (older than %s): deleted %d cases, %d posts, %d captures, %d files, %d classifications, "
+                "%d feedback", cutoff.isoformat(timespec="seconds"), cases, posts, captures, files,
                 classifications, feedback)
     return report
 

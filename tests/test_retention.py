@@ -12,7 +12,7 @@ from sqlmodel import Session
 import store.retention
 from store.config import Settings
 from store.files import StoredFile, resolve, store_blob
-from store.models import Capture, Case, CasePost, Classification, Feedback, Outbox, Post, School, Source
+from store.models import Capture, Case, CaseEvent, CasePost, Classification, Feedback, Outbox, Post, School, Source
 from store.retention import RetentionReport, apply_retention
 from tests.helpers.fixtures import Env
 
@@ -166,3 +166,68 @@ def test_a_freshly_written_file_is_left_for_a_later_run(env: Env) -> None:
 
     assert report == RetentionReport(posts=1, captures=1, files=0, classifications=1)
     assert _exists(settings, stored)
+
+
+def _closed_case(session: Session, post_ids: list[int], *, status: str, closed: datetime,
+                 reported: datetime | None = None) -> int:
+    school_id = session.execute(select(School.id)).scalars().first()
+    case = Case(school_id=school_id, status=status, severity="criminal", closed_at=closed, updated_at=closed,
+                reported_at=reported, police_reference="PL0900-2025" if reported else None)
+    session.add(case)
+    session.flush()
+    for post_id in post_ids:
+        session.add(CasePost(case_id=case.id, post_id=post_id))  # type: ignore[arg-type]
+    session.add(CaseEvent(case_id=case.id, action="status", actor="directeur", note=f"naar {status}"))  # type: ignore[arg-type]
+    session.flush()
+    return int(case.id)  # type: ignore[arg-type]
+
+
+def test_cases_closed_past_their_term_go_with_their_timeline_and_posts(env_any_db: Env) -> None:
+    settings = env_any_db.write(SOURCES)
+    assert (settings.retention.closed_case_days, settings.retention.reported_case_days) == (365, 1825)
+    only_expired = _blob(settings, "alleen in het verlopen dossier")
+    shared = _blob(settings, "ook in een lopend dossier")
+    year_and_a_day = NOW - timedelta(days=366)
+    with env_any_db.session() as session:
+        gone = _post(session, "verlopen", fetched=year_and_a_day, severities=("criminal",), files=(only_expired,))
+        both = _post(session, "ook-lopend", fetched=year_and_a_day, severities=("criminal",), files=(shared,))
+        expired = _closed_case(session, [gone, both], status="closed", closed=year_and_a_day)
+        _case(session, both, "addressed")  # the same post in a case that is still open
+        dismissed = _closed_case(session, [_post(session, "vals-alarm", fetched=year_and_a_day,
+                                                 severities=("negative",))],
+                                 status="dismissed", closed=year_and_a_day)
+        recent = _closed_case(session, [_post(session, "pas-gesloten", fetched=year_and_a_day,
+                                              severities=("criminal",))],
+                              status="closed", closed=NOW - timedelta(days=300))
+        police = _closed_case(session, [_post(session, "aangifte", fetched=NOW - timedelta(days=800),
+                                              severities=("urgent",))],
+                              status="closed", closed=NOW - timedelta(days=700), reported=NOW - timedelta(days=790))
+        old_police = _closed_case(session, [_post(session, "oude-aangifte", fetched=NOW - timedelta(days=2000),
+                                                  severities=("urgent",))],
+                                  status="closed", closed=NOW - timedelta(days=1900),
+                                  reported=NOW - timedelta(days=1990))
+        session.add(Outbox(dedup_key="alert:verlopen", kind="alert", recipient="directeur@school.example",
+                           subject="Melding", case_id=expired, post_id=gone))
+
+    report = apply_retention(settings, now=NOW)
+
+    assert report.cases == 3 and report.posts == 3
+    assert _post_ids(env_any_db) == {"ook-lopend", "pas-gesloten", "aangifte"}
+    assert not _exists(settings, only_expired) and _exists(settings, shared)
+    with env_any_db.session() as session:
+        assert set(session.execute(select(Case.id)).scalars()) >= {recent, police}
+        for case_id in (expired, dismissed, old_police):
+            assert session.get(Case, case_id) is None
+            assert not session.execute(select(CaseEvent).where(CaseEvent.case_id == case_id)).first()
+        outbox = session.execute(select(Outbox)).scalars().one()
+        assert (outbox.case_id, outbox.post_id, outbox.subject) == (None, None, "Melding")
+    assert apply_retention(settings, now=NOW) == RetentionReport()
+
+
+def test_case_terms_are_settings(env: Env) -> None:
+    settings = env.write(SOURCES, retention={"closed_case_days": 30, "reported_case_days": 60})
+    with env.session() as session:
+        post = _post(session, "kort", fetched=NOW - timedelta(days=40), severities=("criminal",))
+        _closed_case(session, [post], status="closed", closed=NOW - timedelta(days=31))
+    assert apply_retention(settings, now=NOW).cases == 1
+    assert _post_ids(env) == set()
