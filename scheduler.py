@@ -37,6 +37,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from store import leases
 from store.config import Settings
@@ -323,7 +324,16 @@ class Service:
         beat = max(1.0, ttl / 3)
         try:
             while not self.stop.is_set():
-                if leases.acquire(self.engine, SCHEDULER_LEASE, ttl):
+                try:
+                    mine = leases.acquire(self.engine, SCHEDULER_LEASE, ttl)
+                except SQLAlchemyError as exc:
+                    # The database is away (a restart): keep the current role and try again; the
+                    # jobs fail and retry on their own meanwhile.
+                    logger.warning("scheduler lease: database unreachable, retrying: %s",
+                                   (str(exc).strip().splitlines() or [type(exc).__name__])[0])
+                    self.stop.wait(beat)
+                    continue
+                if mine:
                     if not self.leader:
                         self._lead()
                 elif self.leader:

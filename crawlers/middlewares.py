@@ -8,7 +8,7 @@ import logging
 import socket
 import time
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from scrapy import Request
@@ -18,6 +18,7 @@ from scrapy.downloadermiddlewares.robotstxt import (
 )
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
+from scrapy.resolver import CachingThreadedResolver
 from scrapy.robotstxt import RobotParser
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
@@ -28,10 +29,26 @@ logger = logging.getLogger(__name__)
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+# IPv6 addresses that carry an IPv4 address in their last 32 bits and reach it: through a NAT64
+# gateway (64:ff9b::/96), as IPv4-compatible (::/96) or IPv4-translated (::ffff:0:0:0/96) addresses.
+# Python calls them global whatever IPv4 address they carry, so 64:ff9b::a00:1 would reach 10.0.0.1.
+_EMBEDDED_IPV4 = tuple(ipaddress.IPv6Network(n) for n in ("64:ff9b::/96", "::/96", "::ffff:0:0:0/96"))
+# Local-use NAT64 prefixes (RFC 8215): translate into the site's own network by definition.
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
 def is_public_address(address: IPAddress) -> bool:
-    """True only for globally routable unicast addresses."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """True only for globally routable unicast addresses (and IPv6 forms of those)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif address in _LOCAL_NAT64:
+            return False
+        else:
+            embedded = address.sixtofour or next(
+                (ipaddress.IPv4Address(int(address) & 0xFFFFFFFF) for n in _EMBEDDED_IPV4 if address in n), None)
+            if embedded is not None and not is_public_address(embedded):
+                return False
     return address.is_global and not address.is_multicast
 
 
@@ -86,6 +103,52 @@ class AddressGuardMiddleware:
                     f"geweigerd: {request.url} wijst naar het niet-openbare adres {address}"
                 )
         return None
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        """A download whose second lookup `GuardedResolver` refused: say so, not "unknown host"."""
+        address = GuardedResolver.refused.get(host_port(request.url)[0])
+        if address is not None:
+            raise BlockedAddress(f"geweigerd: {request.url} wijst naar het niet-openbare adres {address}")
+        return None
+
+
+class GuardedResolver(CachingThreadedResolver):
+    """Scrapy's DNS resolver, with the address guard applied to the address it hands the download.
+
+    `AddressGuardMiddleware` resolves a host before the request goes out; the download resolves
+    it again. A name whose answer changes in between (DNS rebinding: first a public address, then
+    127.0.0.1) would pass the first check and connect to the second answer, so the answer the
+    connection is made to is checked here too. Hosts the spider trusts (`allow_private`) pass.
+    """
+
+    refused: ClassVar[dict[str, str]] = {}  # host name -> the non-public address it answered (this process)
+    _process: Any = None  # Scrapy builds resolvers from the CrawlerProcess, not from a Crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, reactor: Any) -> GuardedResolver:
+        resolver = super().from_crawler(crawler, reactor)
+        resolver._process = crawler
+        return resolver
+
+    def _trusted_names(self) -> set[str]:
+        crawlers = getattr(self._process, "crawlers", None) or [self._process]
+        spiders = [getattr(c, "spider", None) for c in crawlers]
+        return {host for s in spiders for host, _port in getattr(s, "trusted_hosts", set())}
+
+    def getHostByName(self, name: str, timeout: Any = ()) -> Deferred[str]:
+        answer: Deferred[str] = super().getHostByName(name, timeout)
+        return answer.addCallback(self._checked, name)
+
+    def _checked(self, result: str, name: str) -> str:
+        if name.lower() in self._trusted_names():
+            return result
+        address = ipaddress.ip_address(result.split("%")[0])
+        if not is_public_address(address):
+            # Twisted reports any failed lookup as "no results": the guard's process_exception
+            # turns that back into this reason.
+            self.refused[name.lower()] = str(address)
+            raise BlockedAddress(f"geweigerd: {name} wijst naar het niet-openbare adres {address}")
+        return result
 
 
 class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
@@ -195,6 +258,7 @@ __all__ = [
     "AddressGuardMiddleware",
     "BackoffMiddleware",
     "BlockedAddress",
+    "GuardedResolver",
     "RobotsTxtMiddleware",
     "is_public_address",
     "rate_limit_reset_seconds",

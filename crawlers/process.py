@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import threading
@@ -56,11 +57,22 @@ def run_crawl_process(settings: Settings, name: str, *, timeout: float | None = 
         return CrawlResult(name, child.returncode, "stopped")
     summary = stdout.strip().splitlines()
     if child.returncode not in (0, 1, 2):
-        # Killed or crashed before it could write its own outcome.
-        tail = stderr.strip().splitlines()[-1:] or [f"exit {child.returncode}"]
-        _record(settings, name, f"crawlproces faalde: {tail[0][:300]}")
+        # Killed or crashed before it could write its own outcome. A killed child's last
+        # stderr line is whatever Scrapy logged last: name the signal instead.
+        if child.returncode < 0:
+            reason = f"afgebroken door signaal {_signal_name(-child.returncode)}"
+        else:
+            reason = (stderr.strip().splitlines()[-1:] or [f"exit {child.returncode}"])[0][:300]
+        _record(settings, name, f"crawlproces faalde: {reason}")
     output = summary[-1] if summary else stderr.strip()[-300:]
     return CrawlResult(name, child.returncode, output)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 def _record(settings: Settings, name: str, error: str) -> None:

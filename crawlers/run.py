@@ -3,7 +3,8 @@
 Twisted's reactor cannot be restarted inside a long-lived process, so the scheduler and the
 CLI start this module as a subprocess for every crawl (DESIGN.md, flow step 1).
 Exit codes: 0 crawled cleanly, 1 crawled with errors (see `schoolwacht sources`), 2 bad
-config or unknown source.
+config or unknown source, 3 the database could not be reached (a restart): the outcome is not
+recorded and the cursor stays, so the next crawl fetches the same posts again.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from dataclasses import dataclass
 
 from scrapy.crawler import CrawlerProcess
+from sqlalchemy.exc import SQLAlchemyError
 
 from crawlers.settings import scrapy_settings
 from crawlers.spiders import spider_for
@@ -77,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     except SchoolwachtError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except SQLAlchemyError as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        print(f"error: database niet bereikbaar: {first}", file=sys.stderr)
+        return 3
     logging.getLogger(__name__).info("%s: %d new posts", outcome.source, outcome.new_posts)
     print(f"{outcome.source}: {outcome.new_posts} new posts"
           + (f"; error: {outcome.error}" if outcome.error else ""))

@@ -39,6 +39,8 @@ def scrapy_settings(settings: Settings, source: SourceSettings) -> dict[str, Any
         "RETRY_TIMES": crawl.retries,
         "RETRY_HTTP_CODES": [],
         "REDIRECT_MAX_TIMES": 5,
+        # The address guard again, on the address the download connects to (DNS rebinding).
+        "TWISTED_DNS_RESOLVER": f"{MIDDLEWARE_PATH}.GuardedResolver",
         "HTTPERROR_ALLOWED_CODES": [],
         "DOWNLOADER_MIDDLEWARES": {
             f"{MIDDLEWARE_PATH}.AddressGuardMiddleware": 50,

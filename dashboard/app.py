@@ -79,6 +79,33 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class DutchTooLarge:
+    """Starlette's body limit (`max_body_size` on a route) answers a bare English "Content Too
+    Large" before any exception handler runs; this turns that answer into the Dutch error page."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replaced = False
+
+        async def send_dutch(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                headers = MutableHeaders(scope=message)
+                if headers.get("content-type", "").startswith("text/plain"):
+                    replaced = True
+                    await too_large_page(Request(scope))(scope, receive, send)
+                    return
+            if not replaced:
+                await send(message)
+
+        await self.app(scope, receive, send_dutch)
+
+
 # -- dependencies -------------------------------------------------------------------------------
 def db(request: Request) -> Iterator[Session]:
     """One session per request; commits when the handler returns without error.
@@ -153,6 +180,12 @@ def redirect(url: str, notice: str = "") -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+def too_large_page(request: Request) -> HTMLResponse:
+    return render(request, "error.html", {"title": "Bestand te groot",
+                                          "message": "Wat u verstuurde is groter dan 10 MB. Kies een "
+                                                     "kleinere schermafbeelding."}, status_code=413)
+
+
 def secure_cookies(request: Request) -> bool:
     base = request.app.state.settings.dashboard.base_url or ""
     return request.url.scheme == "https" or base.startswith("https://")
@@ -168,7 +201,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.throttle = auth.IpThrottle()
     # Overview numbers and review-queue pages, recomputed when the data changes (dashboard/cache.py).
     app.state.page_cache = VersionedCache(ttl_seconds=30)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(DutchTooLarge)
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so the Dutch 413 page gets the headers too
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(LoginRequired)
@@ -193,9 +227,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
 
     @app.exception_handler(413)
     async def _too_large(request: Request, _exc: Exception) -> Response:
-        return render(request, "error.html", {"title": "Bestand te groot",
-                                              "message": "Wat u verstuurde is groter dan 10 MB. Kies een "
-                                                         "kleinere schermafbeelding."}, status_code=413)
+        return too_large_page(request)
 
     @app.exception_handler(404)
     async def _missing(request: Request, _exc: Exception) -> Response:

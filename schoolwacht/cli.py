@@ -501,6 +501,8 @@ def privacy_erase(settings: Settings, author: str, platform: str | None, yes: bo
     report = erase_subject(settings, subject=Subject.parse(author, platform), apply=yes, actor="cli")
     for line in report.lines(settings.schedule.timezone):
         click.echo(line)
+    if report.file_problems:
+        raise SchoolwachtError(f"{len(report.file_problems)} bestand(en) konden niet worden verwijderd (zie boven)")
 
 
 # -- operations: doctor, backup, restore (docs/operations.md) ------------------------------------

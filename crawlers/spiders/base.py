@@ -86,6 +86,10 @@ def describe_failure(failure: Failure) -> str:
     if isinstance(error, ResponseDataLossError):
         return f"{url}: verbinding halverwege verbroken"
     if isinstance(error, IgnoreRequest):
+        if str(error) == "max redirections reached" and request is not None:  # Scrapy's RedirectMiddleware
+            first = redact((request.meta.get("redirect_urls") or [request.url])[0])
+            hops = request.meta.get("redirect_times", 0)
+            return f"{first}: meer dan {hops} doorverwijzingen (een kringloop?)"
         return str(error) or f"{url}: verzoek overgeslagen"
     return f"{url}: {type(error).__name__}: {error}"
 
