@@ -96,12 +96,13 @@ class AddressGuardMiddleware:
         try:
             addresses = resolve_addresses(host)
         except (OSError, UnicodeError):
-            return None  # unresolvable: the download itself will fail with a DNS error
+            addresses = []  # unresolvable: the download itself will fail with a DNS error
         for address in addresses:
             if not is_public_address(address):
                 raise BlockedAddress(
                     f"geweigerd: {request.url} wijst naar het niet-openbare adres {address}"
                 )
+        GuardedResolver.guarded.add(host)  # the download's own lookup must agree
         return None
 
     def process_exception(self, request: Request, exception: Exception) -> None:
@@ -118,29 +119,19 @@ class GuardedResolver(CachingThreadedResolver):
     `AddressGuardMiddleware` resolves a host before the request goes out; the download resolves
     it again. A name whose answer changes in between (DNS rebinding: first a public address, then
     127.0.0.1) would pass the first check and connect to the second answer, so the answer the
-    connection is made to is checked here too. Hosts the spider trusts (`allow_private`) pass.
+    connection is made to is checked too, for every name the guard let through. Other names
+    (a trusted `allow_private` host, a forward proxy from `http_proxy`) resolve as usual.
     """
 
-    refused: ClassVar[dict[str, str]] = {}  # host name -> the non-public address it answered (this process)
-    _process: Any = None  # Scrapy builds resolvers from the CrawlerProcess, not from a Crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Any, reactor: Any) -> GuardedResolver:
-        resolver = super().from_crawler(crawler, reactor)
-        resolver._process = crawler
-        return resolver
-
-    def _trusted_names(self) -> set[str]:
-        crawlers = getattr(self._process, "crawlers", None) or [self._process]
-        spiders = [getattr(c, "spider", None) for c in crawlers]
-        return {host for s in spiders for host, _port in getattr(s, "trusted_hosts", set())}
+    guarded: ClassVar[set[str]] = set()  # names the guard let through (this process: one crawl)
+    refused: ClassVar[dict[str, str]] = {}  # name -> the non-public address it answered here
 
     def getHostByName(self, name: str, timeout: Any = ()) -> Deferred[str]:
         answer: Deferred[str] = super().getHostByName(name, timeout)
         return answer.addCallback(self._checked, name)
 
     def _checked(self, result: str, name: str) -> str:
-        if name.lower() in self._trusted_names():
+        if name.lower() not in self.guarded:
             return result
         address = ipaddress.ip_address(result.split("%")[0])
         if not is_public_address(address):
