@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -141,7 +142,42 @@ def _network_reason(message: str) -> str:
 
 
 class Screenshotter:
-    """One headless Chromium for a batch of screenshots: `with Screenshotter(...) as s: s.shoot(url)`."""
+    """One headless Chromium for a batch of screenshots: `with Screenshotter(...) as s: s.shoot(url)`.
+
+    Playwright's sync API refuses to run in a thread with a running asyncio loop (the dashboard's
+    event loop, or another sync Playwright in the same thread), and its objects belong to the
+    thread that made them; so the browser lives in a thread of its own and every call is handed
+    to that thread."""
+
+    def __init__(self, *, chromium: Path, timeout_seconds: float, allow_private: bool = False) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screenshotter")
+        self._inner = _Browser(chromium=chromium, timeout_seconds=timeout_seconds, allow_private=allow_private)
+
+    @property
+    def allow_private(self) -> bool:
+        return self._inner.allow_private
+
+    def __enter__(self) -> Screenshotter:
+        try:
+            self._thread.submit(self._inner.open).result()
+        except BaseException:
+            self._thread.shutdown()
+            raise
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            self._thread.submit(self._inner.close).result()
+        finally:
+            self._thread.shutdown()
+
+    def shoot(self, url: str) -> Shot:
+        """A PNG of the page at `url` (viewport width, full page up to MAX_HEIGHT), or ScreenshotFailed."""
+        return self._thread.submit(self._inner.shoot, url).result()
+
+
+class _Browser:
+    """The Playwright side of `Screenshotter`: used only from its thread."""
 
     def __init__(self, *, chromium: Path, timeout_seconds: float, allow_private: bool = False) -> None:
         self.chromium = chromium
@@ -149,7 +185,7 @@ class Screenshotter:
         self.allow_private = allow_private
         self._browser: Any = None
 
-    def __enter__(self) -> Screenshotter:
+    def open(self) -> None:
         from playwright.sync_api import sync_playwright
 
         if not self.chromium.exists():
@@ -163,9 +199,8 @@ class Screenshotter:
         except Exception as exc:
             self._playwright.stop()
             raise ScreenshotFailed(f"de browser start niet ({str(exc).splitlines()[0][:160]})") from None
-        return self
 
-    def __exit__(self, *_exc: object) -> None:
+    def close(self) -> None:
         try:
             if self._browser is not None:
                 self._browser.close()

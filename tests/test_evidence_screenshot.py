@@ -5,6 +5,7 @@ host never reaches it)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import threading
 from collections.abc import Iterator
@@ -45,6 +46,18 @@ def elsewhere() -> Iterator[PageServer]:
 def shooter() -> Iterator[Screenshotter]:
     with Screenshotter(chromium=CHROMIUM, timeout_seconds=15, allow_private=True) as browser:
         yield browser
+
+
+def test_a_screenshot_can_be_taken_where_an_event_loop_runs(pages: PageServer) -> None:
+    """Playwright's sync API refuses a thread with a running asyncio loop (a dashboard request
+    handler, or a test session whose browser fixture is open): the browser gets its own thread."""
+    url = f"{pages.base}/post/Die-meester-van-Verkruisen"
+
+    async def inside_a_loop() -> bytes:
+        with Screenshotter(chromium=CHROMIUM, timeout_seconds=15, allow_private=True) as browser:
+            return browser.shoot(url).data
+
+    assert asyncio.run(inside_a_loop()).startswith(b"\x89PNG")
 
 
 def test_a_reachable_page_is_photographed(shooter: Screenshotter, pages: PageServer) -> None:
