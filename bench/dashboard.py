@@ -1,16 +1,18 @@
 """Dashboard benchmark: 100,000 posts and 5,000 cases, 20 logged-in clients on 127.0.0.1.
 
     python -m bench.dashboard [--posts 100000] [--cases 5000] [--clients 20] [--seconds 20]
-                              [--database-url URL] [--pages overview,review,case] [--json] [--keep DIR]
+                              [--database-url URL] [--pages overview,review,case] [--workers 2]
+                              [--json] [--keep DIR]
 
 Seeds a fresh database (SQLite in a temp dir, or `--database-url` pointing at an EMPTY
 PostgreSQL database) through the migrations and SQLAlchemy core bulk inserts: posts of the last
 12 weeks on three sources with their raw captures and classifications (about 15 % flagged), the
 cases those flagged posts belong to (every workflow status, with their timelines, assignments and
 review verdicts), and seven accounts. Then it starts the dashboard exactly as production does
-(`schoolwacht serve`, one uvicorn process, in a child process so that its memory and CPU are
-its own), logs in `--clients` clients through the real login form (each its own httpx client and
-cookie jar), and for `--seconds` per page keeps all of them busy on one page at a time:
+(`schoolwacht serve` with `[dashboard] workers = --workers`, default 2: one uvicorn worker
+process per core of the development machine; in a child process so that its memory and CPU are
+its own, summed over its processes), logs in `--clients` clients through the real login form
+(each its own httpx client and cookie jar), and for `--seconds` per page keeps all of them busy on one page at a time:
 
 - overview `/` (weekly counts, 12-week chart, open cases by status, overdue steps, sources),
 - review queue `/review` (page 1 of the flagged posts nobody has judged yet),
@@ -18,7 +20,7 @@ cookie jar), and for `--seconds` per page keeps all of them busy on one page at 
   i.e. a write: the hash-chained log is appended under the database's write lock).
 
 Measured per page: requests, errors (anything but 200), latency p50/p95/p99 and the mean,
-requests/s; and the server's peak RSS (VmHWM) and CPU seconds. Target: p95 < 100 ms on every
+requests/s; and the server's peak RSS (VmHWM, summed over its processes) and CPU seconds. Target: p95 < 100 ms on every
 page. Exit status 0 when every page met it without errors, 1 otherwise. Client and server share
 the machine (2 cores on the development machine): figures are what one school's server sees
 under a far heavier load than its few users make. Not a test: pytest never runs it.
