@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from fastapi import Request
+from sqlalchemy import bindparam, update
 from sqlalchemy import select as select_columns
-from sqlalchemy import update
 from sqlmodel import Session, delete, select
 
 from store.models import User, WebSession
@@ -138,23 +138,29 @@ def end_session(session: Session, token: str | None) -> None:
         session.exec(delete(WebSession).where(WebSession.token_hash == _digest(token)))  # type: ignore[call-overload]
 
 
+# Built once: on SQLite, building and caching-keying a statement costs more than running it, and
+# this one runs on every request.
+_SESSION_USER = (
+    select_columns(WebSession.expires_at, WebSession.last_seen_at, WebSession.csrf_token,
+                   User.id, User.email, User.name, User.role, User.active)
+    .join(User, User.id == WebSession.user_id)  # type: ignore[arg-type]
+    .where(WebSession.token_hash == bindparam("digest")))
+_TOUCH_SESSION = (update(WebSession).where(WebSession.token_hash == bindparam("digest"))  # type: ignore[arg-type]
+                  .values(last_seen_at=bindparam("now")))
+
+
 def viewer_for(session: Session, token: str | None) -> Viewer | None:
     """The logged-in user of a session token, or None. One indexed query of plain columns: this
     runs on every request."""
     if not token:
         return None
     digest = _digest(token)
-    row = session.execute(
-        select_columns(WebSession.expires_at, WebSession.last_seen_at, WebSession.csrf_token,
-               User.id, User.email, User.name, User.role, User.active)
-        .join(User, User.id == WebSession.user_id)  # type: ignore[arg-type]
-        .where(WebSession.token_hash == digest)).first()
+    row = session.execute(_SESSION_USER, {"digest": digest}).first()
     now = utcnow()
     if row is None or row.expires_at <= now or row.last_seen_at + IDLE <= now or not row.active:
         return None
     if now - row.last_seen_at > timedelta(minutes=1):  # one write a minute at most
-        session.execute(update(WebSession).where(WebSession.token_hash == digest)  # type: ignore[arg-type]
-                        .values(last_seen_at=now))
+        session.execute(_TOUCH_SESSION, {"digest": digest, "now": now})
     return Viewer(id=row.id, email=row.email, name=row.name, role=row.role, csrf_token=row.csrf_token)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, exists, func, select
+from sqlalchemy import and_, bindparam, case, delete, exists, func, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -107,13 +107,16 @@ def weekly_counts(session: Session, *, school_ids: Sequence[int],
 _VERSIONED = (Post, Classification, Feedback, Case, CaseEvent, School)
 
 
+# Built once (it runs on every overview and review page): see `_DATA_VERSION`'s use.
+_DATA_VERSION = select(*[select(func.max(model.id)).scalar_subquery() for model in _VERSIONED])  # type: ignore[attr-defined]
+
+
 def data_version(session: Session) -> tuple[int, ...]:
     """The highest id of each table the overview and the review queue read: one cheap query
     (each `max(id)` is one look at a primary key's end) whose result changes with every new
     post, classification, verdict, case and case event (every change to a case adds an event).
     For `dashboard.cache.VersionedCache`; deletions do not move it."""
-    columns = [select(func.max(model.id)).scalar_subquery() for model in _VERSIONED]  # type: ignore[attr-defined]
-    row = session.execute(select(*columns)).one()
+    row = session.execute(_DATA_VERSION).one()
     return tuple(int(value or 0) for value in row)
 
 
@@ -203,13 +206,16 @@ class SourceError:
     at: datetime | None
 
 
+_SOURCE_ERRORS = (
+    select(Source.name, Source.kind, School.name, Source.enabled, Source.last_error, Source.last_error_at)
+    .join(School, School.id == Source.school_id)
+    .where(Source.last_error.is_not(None))  # type: ignore[union-attr]
+    .order_by(Source.enabled.desc(), Source.name).limit(bindparam("limit")))  # type: ignore[attr-defined]
+
+
 def sources_with_errors(session: Session, limit: int = LIST_LIMIT) -> list[SourceError]:
     """Sources whose last crawl failed (no post counts: this is on every overview)."""
-    rows = session.execute(
-        select(Source.name, Source.kind, School.name, Source.enabled, Source.last_error, Source.last_error_at)
-        .join(School, School.id == Source.school_id)
-        .where(Source.last_error.is_not(None))  # type: ignore[union-attr]
-        .order_by(Source.enabled.desc(), Source.name).limit(limit))  # type: ignore[attr-defined]
+    rows = session.execute(_SOURCE_ERRORS, {"limit": limit})
     return [SourceError(name=r[0], kind=r[1], school=r[2], enabled=bool(r[3]), error=r[4] or "", at=r[5])
             for r in rows]
 

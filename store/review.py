@@ -107,9 +107,12 @@ def cases_of(session: Session, post_ids: list[int]) -> dict[int, tuple[int, str]
     return found
 
 
+_SCHOOLS = select(School).order_by(School.name)  # built once: it runs on every queue page
+
+
 def schools(session: Session) -> list[School]:
     """The schools to filter on, by name."""
-    return list(session.execute(select(School).order_by(School.name)).scalars())
+    return list(session.execute(_SCHOOLS).scalars())
 
 
 def post_for_review(session: Session, post_id: int) -> tuple[Post, Classification] | None:

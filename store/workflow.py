@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
@@ -307,9 +307,26 @@ def find_cases(session: Session, *, query: CaseQuery, now: datetime | None = Non
     return CasePage(rows=rows, total=total, page=page, pages=pages)
 
 
+# The case page's statements are built once: it is the dashboard's busiest page, and on SQLite
+# building a statement (and its cache key) costs more than running it.
+_CASE = select(Case).where(Case.id == bindparam("case_id"))
+_LATEST_CLASSIFICATION = (select(func.max(Classification.id)).where(Classification.post_id == Post.id)
+                          .correlate(Post).scalar_subquery())
+_CASE_POSTS = (select(Post, Classification)
+               .join(CasePost, CasePost.post_id == Post.id)  # type: ignore[arg-type]
+               .outerjoin(Classification, Classification.id == _LATEST_CLASSIFICATION)  # type: ignore[arg-type]
+               .where(CasePost.case_id == bindparam("case_id"))
+               .order_by(Post.created_at, Post.id))
+_CASE_EVENTS = (select(CaseEvent).where(CaseEvent.case_id == bindparam("case_id"))
+                .order_by(CaseEvent.at, CaseEvent.id))
+_ASSIGNABLE = (select(User).where(User.role.in_(ASSIGNABLE_ROLES), User.active)  # type: ignore[attr-defined]
+               .order_by(User.name, User.email))
+_SCHOOL_NAME = select(School.name).where(School.id == bindparam("school_id"))
+
+
 def visible_case(session: Session, *, case_id: int, viewer_id: int, assigned_only: bool) -> Case | None:
     """The case, or None when it does not exist or (staff) is not assigned to the viewer."""
-    case = session.get(Case, case_id)
+    case = session.execute(_CASE, {"case_id": case_id}).scalar_one_or_none()
     if case is None or (assigned_only and case.assignee_id != viewer_id):
         return None
     return case
@@ -321,25 +338,19 @@ def _posts_with_classification(session: Session, case_id: int) -> list[tuple[int
 
 def case_posts(session: Session, *, case_id: int) -> list[tuple[Post, Classification | None]]:
     """The posts of a case in time order, each with its latest classification."""
-    latest = (select(func.max(Classification.id)).where(Classification.post_id == Post.id)
-              .correlate(Post).scalar_subquery())
-    statement = (select(Post, Classification)
-                 .join(CasePost, CasePost.post_id == Post.id)
-                 .outerjoin(Classification, Classification.id == latest)
-                 .where(CasePost.case_id == case_id)
-                 .order_by(Post.created_at, Post.id))
-    return [(post, classification) for post, classification in session.execute(statement)]
+    return [(post, classification) for post, classification in session.execute(_CASE_POSTS, {"case_id": case_id})]
 
 
 def case_events(session: Session, *, case_id: int) -> list[CaseEvent]:
-    statement = select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.at, CaseEvent.id)
-    return list(session.execute(statement).scalars())
+    return list(session.execute(_CASE_EVENTS, {"case_id": case_id}).scalars())
 
 
 def assignable_users(session: Session) -> list[User]:
-    statement = (select(User).where(User.role.in_(ASSIGNABLE_ROLES), User.active)  # type: ignore[attr-defined]
-                 .order_by(User.name, User.email))
-    return list(session.execute(statement).scalars())
+    return list(session.execute(_ASSIGNABLE).scalars())
+
+
+def school_name(session: Session, school_id: int) -> str:
+    return session.execute(_SCHOOL_NAME, {"school_id": school_id}).scalar() or ""
 
 
 def school_names(session: Session) -> dict[int, str]:

@@ -27,7 +27,7 @@ from evidence.bundle import prepare_case, write_bundle
 from evidence.queries import FLAGGED
 from schoolwacht.errors import InputError, StorageError
 from store import workflow
-from store.models import Case, CaseEvent, Classification, Post, School, User
+from store.models import Case, CaseEvent, Classification, Post, User
 from store.types import utcnow
 
 router = APIRouter()
@@ -202,10 +202,12 @@ def case_page(request: Request, case_id: str, fout: str = "", who: Viewer = Depe
     case = _case(session, who, case_id)
     zone = _zone(request)
     posts = workflow.case_posts(session, case_id=case.id)
-    school = session.get(School, case.school_id)
-    school_name = school.name if school else ""
-    assignee = session.get(User, case.assignee_id) if case.assignee_id else None
+    school_name = workflow.school_name(session, case.school_id)
     actor = who.can(*ACTORS)
+    users = workflow.assignable_users(session) if actor else []
+    assignee = next((u for u in users if u.id == case.assignee_id), None)
+    if assignee is None and case.assignee_id:  # staff, or an account that was deactivated since
+        assignee = session.get(User, case.assignee_id)
     message = mailto = None
     if actor and case.status in ("new", "triaged", "addressed", "removal_requested", "reported"):
         message = workflow.removal_message(case, [p for p, _ in posts], school=school_name,
@@ -221,7 +223,7 @@ def case_page(request: Request, case_id: str, fout: str = "", who: Viewer = Depe
         "posts": [_post_view(p, c) for p, c in posts],
         "events": [_event_view(e) for e in workflow.case_events(session, case_id=case.id)],
         "actor": actor, "targets": [(t, ACTION_NL[t]) for t in workflow.allowed_targets(case.status)] if actor else [],
-        "users": workflow.assignable_users(session) if actor else [],
+        "users": users,
         "can_recheck": actor and case.status in workflow.OPEN,
         "message": message, "mailto": mailto, "note_required": workflow.NOTE_REQUIRED,
         "can_export": who.can(*EXPORTERS) and case.severity in FLAGGED,
