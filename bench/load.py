@@ -52,18 +52,18 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # also runnable as `python bench/load.py`
     sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from bench import ingest  # noqa: E402
 from bench.dashboard import (  # noqa: E402
     PAGES,
     PASSWORD,
+    REQUEST_ERRORS,
     STATUS_MIX,
     TARGET_P95_MS,
+    BenchClient,
     _bulk,
     _fix_sequences,
-    _login,
     _percentile,
     free_port,
     proc_figures,
@@ -260,7 +260,7 @@ class Background:
         self.done.set()
 
 
-async def mixed_load(pool: list[httpx.AsyncClient], case_ids: list[int], *, seconds: float, rng: random.Random,
+async def mixed_load(pool: list[BenchClient], case_ids: list[int], *, seconds: float, rng: random.Random,
                      extend: Callable[[float], bool]) -> list[Sample]:
     """Every client requests a random page of LOAD_PAGES after another for `seconds`, and on while
     `extend(elapsed)` says so."""
@@ -271,17 +271,17 @@ async def mixed_load(pool: list[httpx.AsyncClient], case_ids: list[int], *, seco
         elapsed = time.perf_counter() - started
         return elapsed < seconds or extend(elapsed)
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(client: BenchClient) -> None:
         while going():
             page = rng.choice(LOAD_PAGES)
             target = PAGES[page].format(id=rng.choice(case_ids)) if "{id}" in PAGES[page] else PAGES[page]
             began = time.perf_counter()
             error: str | None = None
             try:
-                response = await client.get(target)
-                if response.status_code != 200:
-                    error = f"{target}: HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
+                status = await client.get(target)
+                if status != 200:
+                    error = f"{target}: HTTP {status}"
+            except REQUEST_ERRORS as exc:
                 error = f"{target}: {type(exc).__name__}"
             samples.append(Sample(page, began - started, time.perf_counter() - began, error))
 
@@ -295,11 +295,10 @@ async def run_load(base: str, *, clients: int, seconds: float, case_ids: list[in
     classifier and how long the load lasted."""
     rng = random.Random(7)
     emails = ["directeur@school.example", "beheer@school.example"]
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    pool = [httpx.AsyncClient(base_url=base, timeout=30, limits=limits) for _ in range(clients)]
+    pool = [BenchClient(base) for _ in range(clients)]
     try:
         for n, client in enumerate(pool):
-            await _login(client, emails[n % len(emails)])
+            await client.login(emails[n % len(emails)])
         await mixed_load(pool, case_ids, seconds=WARMUP_SECONDS, rng=rng, extend=lambda _: False)
         started = time.perf_counter()
         classifier = Background(classify, log)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,12 @@ templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.auto_reload = False
 templates.env.filters["tijd"] = lambda value, zone="Europe/Amsterdam": dutch_time(value, zone) if value else "–"
 templates.env.globals["ROLE_NAMES_NL"] = auth.ROLE_NAMES_NL
+
+# Responses per keep-alive connection when several worker processes serve (see KeepAliveLimit):
+# a busy browser tab reconnects about once a second (a reconnect costs ~0.1 ms on a LAN), so the
+# load spreads over the processes within a second or two (bench/dashboard.py: 10 and 25 did equally
+# well, 100 left one process with twice the other's work for most of a 10 s run).
+KEEPALIVE_REQUESTS = 25
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
@@ -77,6 +84,47 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class KeepAliveLimit:
+    """Closes a keep-alive connection after `max_requests` responses, as nginx
+    (`keepalive_requests`) and Apache (`MaxKeepAliveRequests`) do.
+
+    With several worker processes a connection stays with the process that accepted it, and a
+    browser keeps its connection open for as long as it is used: a few busy users could pin
+    themselves to one process while the other idles. The reconnect goes to whichever process
+    accepts first, the least busy one, so the load spreads again. HTTP/1.1 requests of one
+    connection come one after another and this runs on the event loop: no lock is needed.
+    """
+
+    def __init__(self, app: ASGIApp, max_requests: int = 100, remembered: int = 4096) -> None:
+        self.app = app
+        self.max_requests = max_requests
+        self.remembered = remembered
+        # Requests so far per client (address, port), i.e. per open connection; the oldest are
+        # forgotten first (a forgotten connection merely starts counting again).
+        self._counts: OrderedDict[tuple[Any, ...], int] = OrderedDict()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if scope["type"] != "http" or not client:
+            await self.app(scope, receive, send)
+            return
+        key = tuple(client)
+        count = self._counts.pop(key, 0) + 1
+        if count < self.max_requests:
+            self._counts[key] = count
+            if len(self._counts) > self.remembered:
+                self._counts.popitem(last=False)
+            await self.app(scope, receive, send)
+            return
+
+        async def send_closing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["connection"] = "close"
+            await send(message)
+
+        await self.app(scope, receive, send_closing)
 
 
 class DutchTooLarge:
@@ -202,7 +250,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     # Overview numbers and review-queue pages, recomputed when the data changes (dashboard/cache.py).
     app.state.page_cache = VersionedCache(ttl_seconds=30)
     app.add_middleware(DutchTooLarge)
-    app.add_middleware(SecurityHeaders)  # added last: outermost, so the Dutch 413 page gets the headers too
+    app.add_middleware(SecurityHeaders)  # outside DutchTooLarge, so the Dutch 413 page gets the headers too
+    if settings.dashboard.workers > 1:
+        app.add_middleware(KeepAliveLimit, max_requests=KEEPALIVE_REQUESTS)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(LoginRequired)

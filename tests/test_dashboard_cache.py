@@ -5,6 +5,7 @@ threads, and the dashboard served by several worker processes."""
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import re
 import signal
@@ -22,6 +23,7 @@ import pytest
 from sqlalchemy import func, select
 
 from classifier.labels import severity_for
+from dashboard.app import KEEPALIVE_REQUESTS
 from dashboard.cache import VersionedCache
 from store import workflow
 from store.audit import record_committed, verify_chain
@@ -259,6 +261,30 @@ def test_serve_with_two_workers_answers_and_audits_every_view(served: tuple[Env,
                                          .where(AuditEntry.action == "case_view")).scalar_one()
         assert views_recorded == 30
         assert verify_chain(session).ok
+
+
+def test_with_two_workers_a_keepalive_connection_is_closed_after_its_quota(served: tuple[Env, str, int]) -> None:
+    """A browser's connection goes back to the accept queue every KEEPALIVE_REQUESTS responses, so
+    busy users spread over the worker processes again (dashboard.app.KeepAliveLimit)."""
+    _env, base, _pid = served
+    port = int(base.rsplit(":", 1)[1])
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        for round_ in range(2):  # the count starts again on the new connection
+            sockets, closing = set(), []
+            for _ in range(KEEPALIVE_REQUESTS):
+                connection.request("GET", "/login")
+                response = connection.getresponse()
+                response.read()
+                assert response.status == 200
+                if connection.sock is not None:
+                    sockets.add(id(connection.sock))
+                closing.append((response.getheader("connection") or "").lower() == "close")
+            assert closing == [False] * (KEEPALIVE_REQUESTS - 1) + [True], round_
+            assert len(sockets) == 1  # one connection for the whole quota
+            assert connection.sock is None  # the client saw the close
+    finally:
+        connection.close()
 
 
 def test_run_with_two_workers_serves_the_dashboard_and_sigterm_stops_every_process(env: Env) -> None:
