@@ -135,6 +135,7 @@ class _GroupAppender:
 
     def _write(self, session: Session, batch: list[_Pending]) -> None:
         try:
+            session.connection()  # a pooled connection, before the lock: the lock is held for the writes only
             with _file_lock(self._lock_file):
                 digests = _append(session, [p.fields for p in batch])
                 session.commit()

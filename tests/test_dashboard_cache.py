@@ -117,6 +117,63 @@ def test_cache_error_is_not_cached() -> None:
 
 # -- the data version -----------------------------------------------------------------------------
 
+def test_requests_for_a_missing_value_at_once_compute_it_once() -> None:
+    cache = VersionedCache()
+    started, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def slow() -> str:
+        calls.append(1)
+        started.set()
+        assert release.wait(30)
+        return "snapshot"
+
+    results: list[str] = []
+    leader = threading.Thread(target=lambda: results.append(cache.get("k", 1, slow)))
+    leader.start()
+    assert started.wait(30)
+    others = [threading.Thread(target=lambda: results.append(cache.get("k", 1, slow))) for _ in range(8)]
+    for thread in others:
+        thread.start()
+    time.sleep(0.2)  # all eight are waiting for the leader's computation now
+    release.set()
+    for thread in [leader, *others]:
+        thread.join(timeout=30)
+    assert results == ["snapshot"] * 9
+    assert len(calls) == 1
+    assert cache.get("k", 2, lambda: "newer") == "newer"  # a new version is computed anew
+
+
+def test_when_the_shared_computation_fails_the_waiting_requests_compute_for_themselves() -> None:
+    cache = VersionedCache()
+    started, release = threading.Event(), threading.Event()
+
+    def failing() -> str:
+        started.set()
+        assert release.wait(30)
+        raise RuntimeError("database gone")
+
+    outcome: list[object] = []
+
+    def lead() -> None:
+        try:
+            cache.get("k", 1, failing)
+        except RuntimeError as exc:
+            outcome.append(exc)
+
+    leader = threading.Thread(target=lead)
+    leader.start()
+    assert started.wait(30)
+    follower = threading.Thread(target=lambda: outcome.append(cache.get("k", 1, lambda: "own")))
+    follower.start()
+    time.sleep(0.2)
+    release.set()
+    for thread in (leader, follower):
+        thread.join(timeout=30)
+    assert sorted(map(str, outcome)) == ["database gone", "own"]
+    assert cache.get("k", 1, lambda: "later") == "later"  # nothing of the failure was kept
+
+
 def test_data_version_moves_with_posts_classifications_verdicts_and_cases(env_any_db: Env) -> None:
     env_any_db.write([SOURCE])
     versions = []
