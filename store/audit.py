@@ -182,14 +182,18 @@ def _appender(engine: Engine) -> _GroupAppender:
 
 def record_committed(session: Session, *, actor: str, action: str, actor_id: int | None = None,
                      object_type: str = "", object_id: str | int = "", detail: dict[str, Any] | None = None) -> str:
-    """Commit the caller's transaction, then append one entry, committed before this returns;
-    returns its hash.
+    """Append one entry, committed before this returns (with the caller's transaction, or after
+    it); returns its hash.
 
     For what someone *saw* (a case page): there is nothing to commit it with, and a page view
-    should hold the chain's write lock for one short batch, not for the whole request. The
-    caller's transaction ends first, so no connection is held while waiting for the turn.
+    should hold the chain's write lock for one short batch, not for the whole request. On SQLite
+    the caller's transaction ends first: a read transaction cannot become a write one once another
+    process has written since it began (SQLITE_BUSY at once, the busy timeout does not apply), and
+    no connection is held while waiting for the turn. PostgreSQL has no such limit, and keeping
+    the transaction saves a commit and a connection check-out (two round trips) per view.
     """
-    session.commit()
+    if session.get_bind().dialect.name == "sqlite":
+        session.commit()
     fields = _entry(actor=actor, action=action, actor_id=actor_id, object_type=object_type,
                     object_id=object_id, detail=detail, now=None)
     return _appender(session.get_bind()).append(session, fields)  # type: ignore[arg-type]
