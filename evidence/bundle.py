@@ -32,10 +32,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from evidence.queries import FLAGGED, IMAGE_KINDS, capture_events
 from schoolwacht.errors import InputError, NotFoundError, StorageError
 from store import audit
 from store.config import Settings
+from store.evidence import FLAGGED, IMAGE_KINDS, capture_events
 from store.files import read_verified, resolve
 from store.models import Capture, Case, CaseEvent, Classification, Post, School, User
 from store.posts import captures_of

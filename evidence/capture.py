@@ -22,11 +22,11 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from evidence.queries import IMAGE_KINDS, cases_of_post, image_captures, posts_needing_image
 from evidence.render import render_post
 from evidence.screenshot import ScreenshotFailed, Screenshotter, Shot, refusal
 from store.config import Settings
 from store.db import make_engine, session_scope
+from store.evidence import IMAGE_KINDS, cases_of_post, image_captures, posts_needing_image
 from store.files import store_blob
 from store.models import Capture, CaseEvent, Post
 from store.posts import captures_of

@@ -582,7 +582,7 @@ def serve(settings: Settings, port: int | None, workers: int | None) -> None:
 
     import uvicorn
 
-    from dashboard.app import create_app
+    from dashboard.app import create_app, freeze_startup_objects
     from store.setup import prepare
 
     prepare(settings)
@@ -592,7 +592,9 @@ def serve(settings: Settings, port: int | None, workers: int | None) -> None:
     options: dict[str, Any] = {"host": settings.dashboard.host, "port": port or settings.dashboard.port,
                                "log_level": "info", "access_log": False}
     if workers == 1:
-        uvicorn.run(create_app(settings), **options)
+        app = create_app(settings)
+        freeze_startup_objects()
+        uvicorn.run(app, **options)
         return
     # Worker processes build their own app from the same config file.
     os.environ[CONFIG_ENV] = str(settings.config_file)

@@ -24,9 +24,9 @@ from classifier.labels import ARTICLES, CATEGORY_NAMES_NL
 from dashboard.app import DB, form_viewer, record, record_view, redirect, render, viewer
 from dashboard.auth import Forbidden, Viewer
 from evidence.bundle import prepare_case, write_bundle
-from evidence.queries import FLAGGED
 from schoolwacht.errors import InputError, StorageError
 from store import workflow
+from store.evidence import FLAGGED
 from store.models import Case, CaseEvent, Classification, Post, User
 from store.types import utcnow
 

@@ -1,4 +1,5 @@
-"""The few queries the evidence package needs beyond `store.workflow` and `store.posts`."""
+"""Queries of the evidence package (`evidence/`): flagged posts that still need an image, their
+image captures, the cases of a post, and the capture events of a case."""
 
 from __future__ import annotations
 
