@@ -17,8 +17,9 @@ _MONTHS = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt",
 def dutch_time(moment: datetime, zone: str = DEFAULT_ZONE) -> str:
     """`moment` in the school's zone, the way people read it: "ma 23 nov 2026 14:05"."""
     local = moment.astimezone(ZoneInfo(zone or DEFAULT_ZONE))
+    # Formatted by hand, not with strftime: pages show dozens of these.
     return (f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year} "
-            f"{local:%H:%M}")
+            f"{local.hour:02d}:{local.minute:02d}")
 
 
 # The mail templates (alerts/templates): HTML escaped, plain text verbatim, unknown names an error.

@@ -162,8 +162,13 @@ def db(request: Request) -> Iterator[Session]:
     Always used as `DB`: the commit must happen before the response
     leaves, or a fast browser asks for the next page before the new session row (or the action
     it was redirected after) is visible, and a failed commit would follow a success page.
+
+    The user of the request's session cookie is looked up here too, in the same worker-thread
+    hop (see `viewer`): a hop costs more than the indexed query, and nearly every request
+    needs both.
     """
     with session_scope(request.app.state.engine) as session:
+        request.state.session_user = auth.viewer_for(session, request.cookies.get(auth.COOKIE))
         yield session
 
 
@@ -171,8 +176,10 @@ def db(request: Request) -> Iterator[Session]:
 DB = Depends(db, scope="function")
 
 
-def viewer(request: Request, session: Session = DB) -> Viewer:
-    found = auth.viewer_for(session, request.cookies.get(auth.COOKIE))
+async def viewer(request: Request, session: Session = DB) -> Viewer:
+    """The logged-in user, or LoginRequired. `db` (resolved first: this depends on it) looked the
+    session up; async, so no second trip to a worker thread."""
+    found: Viewer | None = request.state.session_user
     if found is None:
         raise LoginRequired
     request.state.viewer = found
@@ -182,7 +189,7 @@ def viewer(request: Request, session: Session = DB) -> Viewer:
 def role(*roles: str) -> Callable[..., Viewer]:
     """Dependency: a logged-in user with one of `roles`."""
 
-    def check(request: Request, who: Viewer = Depends(viewer)) -> Viewer:
+    async def check(request: Request, who: Viewer = Depends(viewer)) -> Viewer:
         if not who.can(*roles):
             raise Forbidden
         return who

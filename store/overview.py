@@ -116,7 +116,7 @@ def data_version(session: Session) -> tuple[int, ...]:
     (each `max(id)` is one look at a primary key's end) whose result changes with every new
     post, classification, verdict, case and case event (every change to a case adds an event).
     For `dashboard.cache.VersionedCache`; deletions do not move it."""
-    row = session.execute(_DATA_VERSION).one()
+    row = session.connection().execute(_DATA_VERSION).one()  # plain columns: no ORM layer
     return tuple(int(value or 0) for value in row)
 
 
@@ -215,7 +215,7 @@ _SOURCE_ERRORS = (
 
 def sources_with_errors(session: Session, limit: int = LIST_LIMIT) -> list[SourceError]:
     """Sources whose last crawl failed (no post counts: this is on every overview)."""
-    rows = session.execute(_SOURCE_ERRORS, {"limit": limit})
+    rows = session.connection().execute(_SOURCE_ERRORS, {"limit": limit})  # plain columns: no ORM layer
     return [SourceError(name=r[0], kind=r[1], school=r[2], enabled=bool(r[3]), error=r[4] or "", at=r[5])
             for r in rows]
 

@@ -350,7 +350,7 @@ def assignable_users(session: Session) -> list[User]:
 
 
 def school_name(session: Session, school_id: int) -> str:
-    return session.execute(_SCHOOL_NAME, {"school_id": school_id}).scalar() or ""
+    return session.connection().execute(_SCHOOL_NAME, {"school_id": school_id}).scalar() or ""  # no ORM layer
 
 
 def school_names(session: Session) -> dict[int, str]:
