@@ -319,7 +319,8 @@ _CASE_POSTS = (select(Post, Classification)
                .order_by(Post.created_at, Post.id))
 _CASE_EVENTS = (select(CaseEvent).where(CaseEvent.case_id == bindparam("case_id"))
                 .order_by(CaseEvent.at, CaseEvent.id))
-_ASSIGNABLE = (select(User).where(User.role.in_(ASSIGNABLE_ROLES), User.active)  # type: ignore[attr-defined]
+_ASSIGNABLE = (select(User.id, User.name, User.email, User.role)
+               .where(User.role.in_(ASSIGNABLE_ROLES), User.active)  # type: ignore[attr-defined]
                .order_by(User.name, User.email))
 _SCHOOL_NAME = select(School.name).where(School.id == bindparam("school_id"))
 
@@ -345,8 +346,19 @@ def case_events(session: Session, *, case_id: int) -> list[CaseEvent]:
     return list(session.execute(_CASE_EVENTS, {"case_id": case_id}).scalars())
 
 
-def assignable_users(session: Session) -> list[User]:
-    return list(session.execute(_ASSIGNABLE).scalars())
+@dataclass(frozen=True)
+class UserChoice:
+    """An account a case can be assigned to, as the assignment menus show it."""
+
+    id: int
+    name: str
+    email: str
+    role: str
+
+
+def assignable_users(session: Session) -> list[UserChoice]:
+    """Active staff and directors by name (plain columns: no ORM objects, no password hashes)."""
+    return [UserChoice(*row) for row in session.connection().execute(_ASSIGNABLE)]
 
 
 def school_name(session: Session, school_id: int) -> str:
@@ -477,7 +489,7 @@ def removal_message(case: Case, posts: Sequence[Post], *, school: str, sender: s
 
 
 __all__ = ["DONE", "FLOW", "OPEN", "OVERDUE_DAYS", "STATUSES", "WARN_DAYS", "ActionInput", "CasePage", "CaseQuery",
-           "CaseRecheck", "CaseRow", "Deadline", "PostCheck", "add_note", "allowed_targets", "assign",
+           "CaseRecheck", "CaseRow", "Deadline", "PostCheck", "UserChoice", "add_note", "allowed_targets", "assign",
            "assignable_users", "case_events", "case_posts", "change_status", "deadline_of", "find_cases",
            "is_overdue", "is_web_url", "overdue_clause", "recheck_case", "record_recheck", "removal_message",
            "school_names", "visible_case"]
