@@ -13,6 +13,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -184,6 +185,20 @@ async def viewer(request: Request, session: Session = DB) -> Viewer:
         raise LoginRequired
     request.state.viewer = found
     return found
+
+
+@contextmanager
+def page_session(request: Request) -> Iterator[tuple[Session, Viewer]]:
+    """`DB` and `viewer` in one, for a page whose whole work runs in a single worker-thread hop
+    (an `async def` route that hands one function to `run_in_threadpool`): the case page, the
+    busiest. FastAPI would take four hops for the same (the session's start and end, the login
+    check, the page), each costing more than a query. Commits before the page leaves, like `db`."""
+    with session_scope(request.app.state.engine) as session:
+        found = auth.viewer_for(session, request.cookies.get(auth.COOKIE))
+        if found is None:
+            raise LoginRequired
+        request.state.viewer = found
+        yield session, found
 
 
 def role(*roles: str) -> Callable[..., Viewer]:

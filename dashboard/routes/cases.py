@@ -18,10 +18,11 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from markupsafe import Markup, escape
 from sqlmodel import Session
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
 from alerts.digest import NEXT_STEP_NL, PLATFORM_NL, SEVERITY_NL, STATUS_NL
 from classifier.labels import ARTICLES, CATEGORY_NAMES_NL
-from dashboard.app import DB, form_viewer, record, record_view, redirect, render, viewer
+from dashboard.app import DB, form_viewer, page_session, record, record_view, redirect, render, viewer
 from dashboard.auth import Forbidden, Viewer
 from evidence.bundle import prepare_case, write_bundle
 from schoolwacht.errors import InputError, StorageError
@@ -197,8 +198,17 @@ def _event_view(event: CaseEvent) -> EventView:
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-def case_page(request: Request, case_id: str, fout: str = "", who: Viewer = Depends(viewer),
-              session: Session = DB) -> HTMLResponse:
+async def case_page(request: Request, case_id: str, fout: str = "") -> HTMLResponse:
+    """The busiest page: login check, page and audit entry in one worker-thread hop."""
+    return await run_in_threadpool(_case_page, request, case_id, fout)
+
+
+def _case_page(request: Request, case_id: str, fout: str) -> HTMLResponse:
+    with page_session(request) as (session, who):
+        return _render_case_page(request, session, who, case_id, fout)
+
+
+def _render_case_page(request: Request, session: Session, who: Viewer, case_id: str, fout: str) -> HTMLResponse:
     case = _case(session, who, case_id)
     zone = _zone(request)
     posts = workflow.case_posts(session, case_id=case.id)
