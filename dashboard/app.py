@@ -99,7 +99,7 @@ class KeepAliveLimit:
     connection come one after another and this runs on the event loop: no lock is needed.
     """
 
-    def __init__(self, app: ASGIApp, max_requests: int = 100, remembered: int = 4096) -> None:
+    def __init__(self, app: ASGIApp, max_requests: int = KEEPALIVE_REQUESTS, remembered: int = 4096) -> None:
         self.app = app
         self.max_requests = max_requests
         self.remembered = remembered
@@ -177,14 +177,18 @@ def db(request: Request) -> Iterator[Session]:
 DB = Depends(db, scope="function")
 
 
-async def viewer(request: Request, session: Session = DB) -> Viewer:
-    """The logged-in user, or LoginRequired. `db` (resolved first: this depends on it) looked the
-    session up; async, so no second trip to a worker thread."""
-    found: Viewer | None = request.state.session_user
+def _signed_in(request: Request, found: Viewer | None) -> Viewer:
+    """The viewer of this request (kept for `render`), or LoginRequired."""
     if found is None:
         raise LoginRequired
     request.state.viewer = found
     return found
+
+
+async def viewer(request: Request, session: Session = DB) -> Viewer:
+    """The logged-in user, or LoginRequired. `db` (resolved first: this depends on it) looked the
+    session up; async, so no second trip to a worker thread."""
+    return _signed_in(request, request.state.session_user)
 
 
 @contextmanager
@@ -194,11 +198,7 @@ def page_session(request: Request) -> Iterator[tuple[Session, Viewer]]:
     busiest. FastAPI would take four hops for the same (the session's start and end, the login
     check, the page), each costing more than a query. Commits before the page leaves, like `db`."""
     with session_scope(request.app.state.engine) as session:
-        found = auth.viewer_for(session, request.cookies.get(auth.COOKIE))
-        if found is None:
-            raise LoginRequired
-        request.state.viewer = found
-        yield session, found
+        yield session, _signed_in(request, auth.viewer_for(session, request.cookies.get(auth.COOKIE)))
 
 
 def role(*roles: str) -> Callable[..., Viewer]:
@@ -275,7 +275,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.add_middleware(DutchTooLarge)
     app.add_middleware(SecurityHeaders)  # outside DutchTooLarge, so the Dutch 413 page gets the headers too
     if settings.dashboard.workers > 1:
-        app.add_middleware(KeepAliveLimit, max_requests=KEEPALIVE_REQUESTS)
+        app.add_middleware(KeepAliveLimit)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(LoginRequired)
